@@ -1,0 +1,43 @@
+using System.Globalization;
+
+namespace Spillway.Cli.Commands;
+
+/// <summary>
+/// Makes test messages of an exact size: <c>seq=0000000042 </c> followed by filler. The sequence number lets a test
+/// or benchmark count what arrived, what was lost and what was stored twice.
+/// </summary>
+internal sealed class MessageGenerator
+{
+    public const string Prefix = "seq=";
+    public const int SequenceDigits = 10;
+    public const int MinimumSize = 4 + SequenceDigits + 1;
+
+    private readonly byte[] _message;
+
+    public MessageGenerator(int size)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(size, MinimumSize);
+        _message = new byte[size];
+        "seq="u8.CopyTo(_message);
+        for (var i = MinimumSize - 1; i < size; i++)
+        {
+            _message[i] = i == MinimumSize - 1 ? (byte)' ' : (byte)('a' + (i % 26));
+        }
+    }
+
+    /// <summary>The message for a sequence number; valid until the next call.</summary>
+    public ReadOnlySpan<byte> Next(long seq)
+    {
+        seq.TryFormat(_message.AsSpan(Prefix.Length, SequenceDigits), out _, "D10", CultureInfo.InvariantCulture);
+        return _message;
+    }
+
+    /// <summary>Reads the sequence number back from a stored message; false when it is not a generated one.</summary>
+    public static bool TryParse(string message, out long seq)
+    {
+        seq = 0;
+        return message.StartsWith(Prefix, StringComparison.Ordinal)
+            && message.Length >= MinimumSize
+            && long.TryParse(message.AsSpan(Prefix.Length, SequenceDigits), NumberStyles.None, CultureInfo.InvariantCulture, out seq);
+    }
+}

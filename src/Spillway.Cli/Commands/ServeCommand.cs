@@ -1,0 +1,156 @@
+using System.CommandLine;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Spillway.Cli.Hosting;
+using Spillway.Diagnostics;
+using Spillway.Pipeline;
+using Spillway.Sinks;
+using Spillway.Tcp;
+
+namespace Spillway.Cli.Commands;
+
+/// <summary><c>spillway serve</c>: listen, buffer, write; on a signal, drain and print the summary.</summary>
+internal static class ServeCommand
+{
+    /// <summary>Exit codes of <c>spillway serve</c>, documented in the README.</summary>
+    public static class ExitCodes
+    {
+        public const int Drained = 0;
+        public const int StartFailed = 1;
+        public const int Fatal = 2;
+        public const int Forced = 3;
+    }
+
+    public static Command Create()
+    {
+        var config = new Option<FileInfo>("--config")
+        {
+            Description = "A JSON file of settings (keys as the flags in PascalCase, e.g. MaxBufferMessages); flags win over it",
+            HelpName = "FILE",
+        };
+        var listenTcp = Flag<string[]>(ServeKeys.ListenTcp, "HOST:PORT",
+            "Listen for TCP syslog (LF or octet-counted) here; repeatable; port 0 picks a free port [default: 127.0.0.1:5514]");
+        listenTcp.AllowMultipleArgumentsPerToken = false;
+        var sqlite = Flag<string>(ServeKeys.Sqlite, "PATH", "The SQLite database file, created if missing [default: spillway.db]");
+        var synchronous = Flag<string>(ServeKeys.SqliteSynchronous, "MODE",
+            "SQLite PRAGMA synchronous: off, normal or full; normal survives any process crash in WAL mode [default: normal]");
+        var maxMessages = Flag<string>(ServeKeys.MaxBufferMessages, "COUNT",
+            $"Most messages accepted and not yet stored; beyond it TCP senders are pushed back [default: {IngestBufferOptions.DefaultMaxMessages}]");
+        var maxBytes = Flag<string>(ServeKeys.MaxBufferBytes, "SIZE",
+            "Most bytes accepted and not yet stored, e.g. 64MiB [default: 64MiB]");
+        var maxMessageBytes = Flag<string>(ServeKeys.MaxMessageBytes, "SIZE",
+            "Longest message; longer frames are cut and kept in the rejects table [default: 64KiB]");
+        var batchSize = Flag<string>(ServeKeys.BatchSize, "COUNT",
+            $"Most messages written in one transaction [default: {BatchWriterOptions.DefaultBatchSize}]");
+        var batchLinger = Flag<string>(ServeKeys.BatchLinger, "DURATION",
+            "How long a batch waits to fill before it is written anyway, e.g. 100ms [default: 100ms]");
+
+        var command = new Command("serve", "Listen for messages and store them in the database; SIGINT or SIGTERM drains and stops")
+        {
+            config, listenTcp, sqlite, synchronous, maxMessages, maxBytes, maxMessageBytes, batchSize, batchLinger,
+        };
+
+        command.SetAction(async (parseResult, cancellationToken) =>
+        {
+            var output = parseResult.InvocationConfiguration.Output;
+            var error = parseResult.InvocationConfiguration.Error;
+            var flags = new Dictionary<string, IReadOnlyList<string>>();
+            if (parseResult.GetValue(listenTcp) is { Length: > 0 } endpoints)
+            {
+                flags[ServeKeys.ListenTcp.ConfigKey] = endpoints;
+            }
+
+            foreach (var (option, key) in new[]
+            {
+                (sqlite, ServeKeys.Sqlite), (synchronous, ServeKeys.SqliteSynchronous), (maxMessages, ServeKeys.MaxBufferMessages),
+                (maxBytes, ServeKeys.MaxBufferBytes), (maxMessageBytes, ServeKeys.MaxMessageBytes), (batchSize, ServeKeys.BatchSize),
+                (batchLinger, ServeKeys.BatchLinger),
+            })
+            {
+                if (parseResult.GetValue(option) is { } value)
+                {
+                    flags[key.ConfigKey] = [value];
+                }
+            }
+
+            return await RunAsync(parseResult.GetValue(config), flags, output, error, cancellationToken);
+        });
+        return command;
+    }
+
+    private static Option<T> Flag<T>(ServeKey key, string helpName, string description) =>
+        new(key.Flag) { Description = description, HelpName = helpName };
+
+    private static async Task<int> RunAsync(
+        FileInfo? configFile, Dictionary<string, IReadOnlyList<string>> flags, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        IConfiguration configuration;
+        ServeSettings settings;
+        try
+        {
+            configuration = BuildConfiguration(configFile);
+            settings = ServeSettings.Load(configuration, flags);
+        }
+        catch (Exception ex) when (ex is SettingsException or InvalidDataException or FileNotFoundException or FormatException)
+        {
+            await error.WriteLineAsync($"spillway serve: {ex.Message}");
+            return ExitCodes.StartFailed;
+        }
+
+        using var host = ServeHost.Build(settings, configuration);
+        var service = host.Services.GetRequiredService<IngestService>();
+        var shutdown = host.Services.GetRequiredService<ShutdownControl>();
+        var stats = host.Services.GetRequiredService<IngestStats>();
+        try
+        {
+            await host.StartAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is SinkUnavailableException or ListenFailedException)
+        {
+            await error.WriteLineAsync($"spillway serve: {ex.Message}");
+            return ExitCodes.StartFailed;
+        }
+
+        foreach (var endpoint in service.TcpEndpoints)
+        {
+            await output.WriteLineAsync($"listening tcp {endpoint}");
+        }
+
+        await output.FlushAsync(cancellationToken);
+        await host.WaitForShutdownAsync(CancellationToken.None);
+
+        await output.WriteLineAsync(stats.Summary());
+        await output.FlushAsync(CancellationToken.None);
+        if (shutdown.Fatal is { } fatal)
+        {
+            await error.WriteLineAsync($"spillway serve: fatal: {fatal.Message}; {stats.Pending} accepted messages were not stored");
+            return ExitCodes.Fatal;
+        }
+
+        if (shutdown.Forced && stats.Pending > 0)
+        {
+            await error.WriteLineAsync($"spillway serve: stop forced: {stats.Pending} accepted messages were not stored");
+            return ExitCodes.Forced;
+        }
+
+        return ExitCodes.Drained;
+    }
+
+    private static IConfigurationRoot BuildConfiguration(FileInfo? configFile)
+    {
+        var builder = new ConfigurationBuilder();
+        if (configFile is not null)
+        {
+            if (!configFile.Exists)
+            {
+                throw new FileNotFoundException($"config file '{configFile.FullName}' does not exist");
+            }
+
+            builder.AddJsonFile(configFile.FullName, optional: false, reloadOnChange: false);
+        }
+
+        builder.AddEnvironmentVariables("SPILLWAY__");
+        return builder.Build();
+    }
+}

@@ -1,0 +1,105 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Spillway.Diagnostics;
+using Spillway.Pipeline;
+using Spillway.Sinks;
+using Spillway.Tcp;
+
+namespace Spillway.Cli.Hosting;
+
+/// <summary>
+/// Starts and stops the pipeline in order. Start: open the sink (failing fast), start the writer, then the
+/// listeners. Stop: listeners stop accepting and reading and hand in their last frames, the buffer completes, the
+/// writer drains it, the sink closes.
+/// </summary>
+internal sealed class IngestService(
+    ISink sink,
+    BatchWriter writer,
+    TcpSource tcp,
+    IngestBuffer buffer,
+    IngestStats stats,
+    ShutdownControl shutdown,
+    IHostApplicationLifetime lifetime,
+    TimeProvider time,
+    ILogger<IngestService> logger) : IHostedService
+{
+    private static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(2);
+    private Task _writer = Task.CompletedTask;
+    private int _stopped;
+
+    public IReadOnlyList<System.Net.IPEndPoint> TcpEndpoints => tcp.BoundEndpoints;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await sink.OpenAsync(cancellationToken);
+        _writer = RunWriterAsync();
+        try
+        {
+            foreach (var endpoint in tcp.Start(shutdown.AbortToken))
+            {
+                Log.Listening(logger, "tcp", endpoint);
+            }
+        }
+        catch
+        {
+            await StopAsync(CancellationToken.None);
+            throw;
+        }
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await tcp.DisposeAsync();
+            buffer.Complete();
+            await WithProgressAsync(_writer);
+            Log.Drained(logger, stats.Accepted, stats.Stored, stats.Rejected, stats.Dropped);
+        }
+        finally
+        {
+            await sink.DisposeAsync();
+        }
+    }
+
+    private async Task RunWriterAsync()
+    {
+        try
+        {
+            await writer.RunAsync(shutdown.AbortToken);
+        }
+        catch (OperationCanceledException) when (shutdown.AbortToken.IsCancellationRequested)
+        {
+            // Forced stop or a fatal error elsewhere: the summary counts what was not stored.
+        }
+        catch (Exception ex)
+        {
+            Log.WriterFailed(logger, ex);
+            shutdown.Fail(ex);
+            lifetime.StopApplication();
+        }
+    }
+
+    /// <summary>Waits for the drain, logging what is left every couple of seconds so a long drain is visibly alive.</summary>
+    private async Task WithProgressAsync(Task drain)
+    {
+        while (!drain.IsCompleted)
+        {
+            using var tick = new CancellationTokenSource();
+            var delay = Task.Delay(ProgressInterval, time, tick.Token);
+            if (await Task.WhenAny(drain, delay) == delay)
+            {
+                Log.Draining(logger, buffer.Messages, buffer.Bytes);
+            }
+
+            await tick.CancelAsync();
+        }
+
+        await drain;
+    }
+}

@@ -1,0 +1,62 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+using Spillway.Diagnostics;
+using Spillway.Framing;
+using Spillway.Pipeline;
+using Spillway.Sinks;
+using Spillway.Sinks.Sqlite;
+using Spillway.Tcp;
+
+namespace Spillway.Cli.Hosting;
+
+/// <summary>Composes the service on the generic host: logging to stderr, the pipeline, and the signal lifetime.</summary>
+internal static class ServeHost
+{
+    public static IHost Build(ServeSettings settings, IConfiguration configuration)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            DisableDefaults = true,
+            ApplicationName = "spillway",
+            ContentRootPath = Directory.GetCurrentDirectory(),
+        });
+
+        // Logs go to stderr, so stdout carries only what scripts read: the listening lines and the summary.
+        builder.Logging.AddConfiguration(configuration.GetSection("Logging"));
+        builder.Logging.SetMinimumLevel(LogLevel.Information);
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.UseUtcTimestamp = true;
+            o.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z' ";
+        });
+        builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+
+        // The drain takes as long as it takes; a second signal, not a timeout, is how an operator cuts it short.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = Timeout.InfiniteTimeSpan);
+
+        var services = builder.Services;
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<ShutdownControl>();
+        services.AddSingleton<IHostLifetime, SignalLifetime>();
+        services.AddSingleton<IngestStats>();
+        services.AddSingleton<BadInputLog>();
+        services.AddSingleton<FrameDecoder>();
+        services.AddSingleton(settings.Buffer);
+        services.AddSingleton(settings.Batch);
+        services.AddSingleton(settings.Tcp);
+        services.AddSingleton(settings.Sqlite);
+        services.AddSingleton<IngestBuffer>();
+        services.AddSingleton<ISink, SqliteSink>();
+        services.AddSingleton(sp => new BatchWriter(
+            sp.GetRequiredService<IngestBuffer>(), sp.GetRequiredService<ISink>(), settings.Batch, sp.GetRequiredService<IngestStats>(),
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<BatchWriter>>()));
+        services.AddSingleton<TcpSource>();
+        services.AddSingleton<IngestService>();
+        services.AddHostedService(sp => sp.GetRequiredService<IngestService>());
+        return builder.Build();
+    }
+}

@@ -1,0 +1,21 @@
+namespace Spillway.Cli.Hosting;
+
+/// <summary>A setting of <c>spillway serve</c>: its flag and its configuration key.</summary>
+internal sealed record ServeKey(string Flag, string ConfigKey)
+{
+    /// <summary>How errors name the setting, so the operator finds it whichever layer it came from.</summary>
+    public string Describe() => $"{Flag} (config key {ConfigKey}, environment SPILLWAY__{ConfigKey.ToUpperInvariant()})";
+}
+
+/// <summary>Every setting of <c>spillway serve</c>.</summary>
+internal static class ServeKeys
+{
+    public static readonly ServeKey ListenTcp = new("--listen-tcp", "ListenTcp");
+    public static readonly ServeKey Sqlite = new("--sqlite", "Sqlite");
+    public static readonly ServeKey SqliteSynchronous = new("--sqlite-synchronous", "SqliteSynchronous");
+    public static readonly ServeKey MaxBufferMessages = new("--max-buffer-messages", "MaxBufferMessages");
+    public static readonly ServeKey MaxBufferBytes = new("--max-buffer-bytes", "MaxBufferBytes");
+    public static readonly ServeKey MaxMessageBytes = new("--max-message-bytes", "MaxMessageBytes");
+    public static readonly ServeKey BatchSize = new("--batch-size", "BatchSize");
+    public static readonly ServeKey BatchLinger = new("--batch-linger", "BatchLinger");
+}

@@ -1,0 +1,174 @@
+using System.Net;
+using Microsoft.Extensions.Configuration;
+using Spillway.Pipeline;
+using Spillway.Sinks.Sqlite;
+using Spillway.Tcp;
+
+namespace Spillway.Cli.Hosting;
+
+/// <summary>
+/// Everything <c>spillway serve</c> is configured with, read from three layers: an optional JSON file
+/// (<c>--config</c>), <c>SPILLWAY__*</c> environment variables, and flags, each overriding the one before.
+/// Every flag has a configuration key of the same name in PascalCase: <c>--max-buffer-messages</c> is
+/// <c>MaxBufferMessages</c> in the file and <c>SPILLWAY__MAXBUFFERMESSAGES</c> in the environment.
+/// </summary>
+internal sealed record ServeSettings
+{
+    public required IReadOnlyList<IPEndPoint> ListenTcp { get; init; }
+
+    public required SqliteSinkOptions Sqlite { get; init; }
+
+    public required IngestBufferOptions Buffer { get; init; }
+
+    public required int MaxMessageBytes { get; init; }
+
+    public required BatchWriterOptions Batch { get; init; }
+
+    public TcpSourceOptions Tcp => new() { Endpoints = ListenTcp, MaxMessageBytes = MaxMessageBytes };
+
+    /// <summary>Reads and validates the settings.</summary>
+    /// <param name="configuration">The file and environment layers.</param>
+    /// <param name="flags">The flags given on the command line, by configuration key; they win.</param>
+    /// <exception cref="SettingsException">A value is malformed or out of range; the message names it.</exception>
+    public static ServeSettings Load(IConfiguration configuration, IReadOnlyDictionary<string, IReadOnlyList<string>> flags)
+    {
+        var reader = new Reader(configuration, flags);
+        var defaults = new BatchWriterOptions();
+        var settings = new ServeSettings
+        {
+            ListenTcp = reader.Endpoints(ServeKeys.ListenTcp, [TcpSourceOptions.DefaultEndpoint]),
+            Sqlite = new SqliteSinkOptions
+            {
+                Path = reader.Text(ServeKeys.Sqlite, SqliteSinkOptions.DefaultPath),
+                Synchronous = reader.Enum(ServeKeys.SqliteSynchronous, SqliteSynchronous.Normal),
+            },
+            Buffer = new IngestBufferOptions
+            {
+                MaxMessages = (int)reader.Count(ServeKeys.MaxBufferMessages, IngestBufferOptions.DefaultMaxMessages, 1, int.MaxValue),
+                MaxBytes = reader.ByteSize(ServeKeys.MaxBufferBytes, IngestBufferOptions.DefaultMaxBytes, 1, long.MaxValue),
+            },
+            MaxMessageBytes = (int)reader.ByteSize(ServeKeys.MaxMessageBytes, TcpSourceOptions.DefaultMaxMessageBytes, 1, 64L << 20),
+            Batch = defaults with
+            {
+                BatchSize = (int)reader.Count(ServeKeys.BatchSize, BatchWriterOptions.DefaultBatchSize, 1, 1_000_000),
+                Linger = reader.Duration(ServeKeys.BatchLinger, BatchWriterOptions.DefaultLinger, TimeSpan.Zero, TimeSpan.FromMinutes(1)),
+            },
+        };
+
+        if (settings.MaxMessageBytes > settings.Buffer.MaxBytes)
+        {
+            throw new SettingsException(
+                $"{ServeKeys.MaxMessageBytes.Describe()} ({settings.MaxMessageBytes}) must not exceed " +
+                $"{ServeKeys.MaxBufferBytes.Describe()} ({settings.Buffer.MaxBytes}): one message must fit in the buffer");
+        }
+
+        if (settings.Batch.BatchSize > settings.Buffer.MaxMessages)
+        {
+            throw new SettingsException(
+                $"{ServeKeys.BatchSize.Describe()} ({settings.Batch.BatchSize}) must not exceed " +
+                $"{ServeKeys.MaxBufferMessages.Describe()} ({settings.Buffer.MaxMessages}): a batch is taken from the buffer");
+        }
+
+        return settings;
+    }
+
+    private sealed class Reader(IConfiguration configuration, IReadOnlyDictionary<string, IReadOnlyList<string>> flags)
+    {
+        public string Text(ServeKey key, string fallback)
+        {
+            var value = Raw(key);
+            if (value is null)
+            {
+                return fallback;
+            }
+
+            return string.IsNullOrWhiteSpace(value) ? throw Invalid(key, value, "a non-empty value") : value;
+        }
+
+        public long Count(ServeKey key, long fallback, long min, long max) =>
+            Parse(key, fallback, "a whole number", ValueParsers.TryParseCount, min, max);
+
+        public long ByteSize(ServeKey key, long fallback, long min, long max) =>
+            Parse(key, fallback, "a size in bytes such as 65536, 64KiB or 64MiB", ValueParsers.TryParseByteSize, min, max);
+
+        public TimeSpan Duration(ServeKey key, TimeSpan fallback, TimeSpan min, TimeSpan max) =>
+            Parse(key, fallback, "a duration with a unit such as 250ms or 2s", ValueParsers.TryParseDuration, min, max);
+
+        public T Enum<T>(ServeKey key, T fallback)
+            where T : struct, Enum
+        {
+            var value = Raw(key);
+            if (value is null)
+            {
+                return fallback;
+            }
+
+            return System.Enum.TryParse<T>(value, ignoreCase: true, out var parsed) && System.Enum.IsDefined(parsed) && !char.IsAsciiDigit(value.TrimStart().FirstOrDefault())
+                ? parsed
+                : throw Invalid(key, value, "one of " + string.Join(", ", System.Enum.GetNames<T>().Select(n => n.ToLowerInvariant())));
+        }
+
+        public IReadOnlyList<IPEndPoint> Endpoints(ServeKey key, IReadOnlyList<IPEndPoint> fallback)
+        {
+            var values = flags.TryGetValue(key.ConfigKey, out var given)
+                ? given
+                : ListFromConfiguration(key);
+            if (values.Count == 0)
+            {
+                return fallback;
+            }
+
+            var endpoints = new List<IPEndPoint>(values.Count);
+            foreach (var value in values)
+            {
+                endpoints.Add(ValueParsers.TryParseEndpoint(value, out var endpoint)
+                    ? endpoint
+                    : throw Invalid(key, value, "HOST:PORT, such as 127.0.0.1:5514, [::1]:5514 or *:5514"));
+            }
+
+            return endpoints;
+        }
+
+        private string[] ListFromConfiguration(ServeKey key)
+        {
+            var section = configuration.GetSection(key.ConfigKey);
+            if (section.Value is { } single)
+            {
+                // A plain string ("127.0.0.1:5514" or "a:1,b:2") where a list was expected.
+                return single.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            }
+
+            return [.. section.GetChildren().Select(c => c.Value).OfType<string>()];
+        }
+
+        private T Parse<T>(ServeKey key, T fallback, string expected, TryParse<T> tryParse, T min, T max)
+            where T : IComparable<T>
+        {
+            var value = Raw(key);
+            if (value is null)
+            {
+                return fallback;
+            }
+
+            if (!tryParse(value, out var parsed))
+            {
+                throw Invalid(key, value, expected);
+            }
+
+            if (parsed.CompareTo(min) < 0 || parsed.CompareTo(max) > 0)
+            {
+                throw Invalid(key, value, $"a value from {min} to {max}");
+            }
+
+            return parsed;
+        }
+
+        private string? Raw(ServeKey key) =>
+            flags.TryGetValue(key.ConfigKey, out var given) && given.Count > 0 ? given[^1] : configuration[key.ConfigKey];
+
+        private static SettingsException Invalid(ServeKey key, string value, string expected) =>
+            new($"invalid value '{value}' for {key.Describe()}: expected {expected}");
+    }
+
+    private delegate bool TryParse<T>(string text, out T value);
+}

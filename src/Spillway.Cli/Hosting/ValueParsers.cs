@@ -1,0 +1,97 @@
+using System.Globalization;
+using System.Net;
+
+namespace Spillway.Cli.Hosting;
+
+/// <summary>Parses the values of settings, the same way whether they come from a flag, a config file or the environment.</summary>
+internal static class ValueParsers
+{
+    private static readonly (string Suffix, long Factor)[] ByteUnits =
+    [
+        ("KiB", 1L << 10), ("MiB", 1L << 20), ("GiB", 1L << 30),
+        ("KB", 1_000), ("MB", 1_000_000), ("GB", 1_000_000_000),
+        ("B", 1),
+    ];
+
+    private static readonly (string Suffix, double Milliseconds)[] TimeUnits = [("ms", 1), ("s", 1_000), ("m", 60_000)];
+
+    /// <summary>A whole number; thousands separators (<c>100,000</c> or <c>100_000</c>) are allowed.</summary>
+    public static bool TryParseCount(string text, out long value) =>
+        long.TryParse(text.Replace("_", "", StringComparison.Ordinal), NumberStyles.AllowThousands, CultureInfo.InvariantCulture, out value);
+
+    /// <summary>A size in bytes: <c>65536</c>, <c>64KiB</c>, <c>64 MiB</c>, <c>1GB</c> (KiB, MiB, GiB are binary; KB, MB, GB decimal).</summary>
+    public static bool TryParseByteSize(string text, out long value)
+    {
+        var trimmed = text.Trim();
+        foreach (var (suffix, factor) in ByteUnits)
+        {
+            if (trimmed.EndsWith(suffix, StringComparison.OrdinalIgnoreCase))
+            {
+                if (TryParseCount(trimmed[..^suffix.Length].TrimEnd(), out var number) && number <= long.MaxValue / factor)
+                {
+                    value = number * factor;
+                    return true;
+                }
+
+                value = 0;
+                return false;
+            }
+        }
+
+        return TryParseCount(trimmed, out value);
+    }
+
+    /// <summary>A duration with a unit (<c>250ms</c>, <c>2s</c>, <c>1.5m</c>) or as a TimeSpan (<c>00:00:00.250</c>).</summary>
+    public static bool TryParseDuration(string text, out TimeSpan value)
+    {
+        var trimmed = text.Trim();
+        if (trimmed.Contains(':', StringComparison.Ordinal))
+        {
+            return TimeSpan.TryParse(trimmed, CultureInfo.InvariantCulture, out value);
+        }
+
+        foreach (var (suffix, milliseconds) in TimeUnits)
+        {
+            if (trimmed.EndsWith(suffix, StringComparison.OrdinalIgnoreCase)
+                && double.TryParse(trimmed[..^suffix.Length].TrimEnd(), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var n)
+                && n * milliseconds < TimeSpan.MaxValue.TotalMilliseconds)
+            {
+                value = TimeSpan.FromMilliseconds(n * milliseconds);
+                return true;
+            }
+        }
+
+        value = default;
+        return false;
+    }
+
+    /// <summary>
+    /// <c>HOST:PORT</c> where HOST is an IPv4 address, a bracketed IPv6 address, <c>localhost</c>, or <c>*</c> for every
+    /// IPv4 interface. The port is required; 0 lets the system choose a free one.
+    /// </summary>
+    public static bool TryParseEndpoint(string text, out IPEndPoint endpoint)
+    {
+        endpoint = null!;
+        var colon = text.LastIndexOf(':');
+        if (colon <= 0 || !ushort.TryParse(text.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port))
+        {
+            return false;
+        }
+
+        var host = text[..colon];
+        IPAddress? address = host switch
+        {
+            "localhost" => IPAddress.Loopback,
+            "*" => IPAddress.Any,
+            ['[', .. var v6, ']'] => IPAddress.TryParse(v6, out var a) && a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? a : null,
+            _ => IPAddress.TryParse(host, out var a) && a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? a : null,
+        };
+        if (address is null)
+        {
+            return false;
+        }
+
+        endpoint = new IPEndPoint(address, port);
+        return true;
+    }
+}

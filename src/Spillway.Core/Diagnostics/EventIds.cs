@@ -1,0 +1,33 @@
+namespace Spillway.Diagnostics;
+
+/// <summary>
+/// Every log event id in Spillway, in one place so that none is used twice (a test checks). Each assembly has its
+/// own <c>Log</c> class of <c>[LoggerMessage]</c> methods; all of them take their ids from here.
+/// </summary>
+public static class EventIds
+{
+#pragma warning disable CS1591 // The names say what they are; the Log methods that use them carry the text.
+    // 1xxx: lifecycle
+    public const int Listening = 1001;
+    public const int Stopping = 1002;
+    public const int Draining = 1003;
+    public const int Drained = 1004;
+    public const int StopForced = 1005;
+    public const int Fatal = 1006;
+    public const int SinkOpened = 1007;
+
+    // 2xxx: sources
+    public const int ConnectionOpened = 2001;
+    public const int ConnectionClosed = 2002;
+    public const int ConnectionReset = 2003;
+    public const int ConnectionFailed = 2004;
+    public const int AcceptFailed = 2005;
+    public const int BadInput = 2006;
+    public const int BadInputSuppressed = 2007;
+
+    // 3xxx: writers and sinks
+    public const int BatchWriteFailed = 3001;
+    public const int BatchWriteRecovered = 3002;
+    public const int JournalModeNotWal = 3003;
+#pragma warning restore CS1591
+}

@@ -1,0 +1,70 @@
+using Spillway.Messages;
+
+namespace Spillway.Diagnostics;
+
+/// <summary>
+/// The service's running totals. Accepted counts every item that entered the buffer; once the buffer has drained,
+/// <c>Stored + Rejected + Dropped == Accepted</c>. Blank lines are skipped, counted, and not accepted.
+/// All members are thread-safe.
+/// </summary>
+public sealed class IngestStats
+{
+    private readonly long[] _rejectsByReason = new long[RejectReasonNames.All.Count];
+    private long _accepted;
+    private long _stored;
+    private long _rejected;
+    private long _dropped;
+    private long _blank;
+
+    /// <summary>Items (messages and rejects) that entered the buffer.</summary>
+    public long Accepted => Volatile.Read(ref _accepted);
+
+    /// <summary>Messages committed to the messages table.</summary>
+    public long Stored => Volatile.Read(ref _stored);
+
+    /// <summary>Rejects committed to the rejects table.</summary>
+    public long Rejected => Volatile.Read(ref _rejected);
+
+    /// <summary>Items received and given up because the buffer was full on a source that cannot push back.</summary>
+    public long Dropped => Volatile.Read(ref _dropped);
+
+    /// <summary>Blank frames skipped.</summary>
+    public long Blank => Volatile.Read(ref _blank);
+
+    /// <summary>Accepted items neither stored, rejected nor dropped: what is still in flight.</summary>
+    public long Pending => Accepted - Stored - Rejected - Dropped;
+
+    /// <summary>Rejects committed for one reason.</summary>
+    public long RejectedFor(RejectReason reason) => Volatile.Read(ref _rejectsByReason[(int)reason]);
+
+    /// <summary>Counts one item entering the buffer.</summary>
+    public void OnAccepted() => Interlocked.Increment(ref _accepted);
+
+    /// <summary>
+    /// Counts one item received but given up before the buffer, as a source that cannot push back does when the
+    /// buffer is full. It counts as accepted and as dropped, so the totals still add up.
+    /// </summary>
+    public void OnDropped()
+    {
+        Interlocked.Increment(ref _accepted);
+        Interlocked.Increment(ref _dropped);
+    }
+
+    /// <summary>Counts one blank frame skipped.</summary>
+    public void OnBlank() => Interlocked.Increment(ref _blank);
+
+    /// <summary>Counts a committed batch.</summary>
+    public void OnCommitted(int messages, IReadOnlyList<Reject> rejects)
+    {
+        ArgumentNullException.ThrowIfNull(rejects);
+        Interlocked.Add(ref _stored, messages);
+        Interlocked.Add(ref _rejected, rejects.Count);
+        foreach (var reject in rejects)
+        {
+            Interlocked.Increment(ref _rejectsByReason[(int)reject.Reason]);
+        }
+    }
+
+    /// <summary>The one-line summary printed at exit: <c>accepted=N stored=N rejected=N dropped=N</c>.</summary>
+    public string Summary() => $"accepted={Accepted} stored={Stored} rejected={Rejected} dropped={Dropped}";
+}

@@ -1,0 +1,28 @@
+namespace Spillway.Messages;
+
+/// <summary>
+/// What a source hands to the buffer: a <see cref="Message"/> to store as a row, or a <see cref="Reject"/> to keep
+/// in the rejects table. Both count as accepted, and both are stored before the buffer releases their capacity.
+/// </summary>
+public abstract class IngestItem
+{
+    private protected IngestItem(DateTimeOffset receivedAt, Transport transport, string peer)
+    {
+        ArgumentNullException.ThrowIfNull(peer);
+        ReceivedAt = receivedAt;
+        Transport = transport;
+        Peer = peer;
+    }
+
+    /// <summary>When the frame was read, in UTC.</summary>
+    public DateTimeOffset ReceivedAt { get; }
+
+    /// <summary>The listener kind it arrived on.</summary>
+    public Transport Transport { get; }
+
+    /// <summary>The sender as <c>ip:port</c>.</summary>
+    public string Peer { get; }
+
+    /// <summary>The bytes this item holds against the buffer's byte bound: the frame's length as received.</summary>
+    public abstract int Size { get; }
+}

@@ -1,0 +1,172 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Spillway.Diagnostics;
+using Spillway.Messages;
+using Spillway.Sinks;
+
+namespace Spillway.Pipeline;
+
+/// <summary>
+/// The consumer: reads the buffer, cuts batches by size or linger, hands them to the sink, and commits them back to
+/// the buffer once stored. A failed write is retried with backoff until it succeeds or the writer is aborted, so a
+/// batch is never dropped: while the database is away the buffer fills and the sources push back.
+/// </summary>
+public sealed class BatchWriter
+{
+    private readonly IngestBuffer _buffer;
+    private readonly ISink _sink;
+    private readonly BatchWriterOptions _options;
+    private readonly IngestStats _stats;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Backoff _backoff;
+    private volatile WriterState _state = WriterState.Starting;
+    private volatile string? _lastError;
+    private DateTimeOffset? _retryingSince;
+
+    /// <summary>Creates a writer; <see cref="RunAsync"/> starts it.</summary>
+    /// <param name="buffer">The buffer to drain; this writer must be its only reader.</param>
+    /// <param name="sink">The opened sink to write to.</param>
+    /// <param name="options">Batch size, linger and retry delays.</param>
+    /// <param name="stats">Counts what is committed.</param>
+    /// <param name="time">The clock for linger and backoff.</param>
+    /// <param name="logger">Where failures are logged.</param>
+    /// <param name="jitter">The backoff's random source; null for a shared one.</param>
+    public BatchWriter(
+        IngestBuffer buffer, ISink sink, BatchWriterOptions options, IngestStats stats, TimeProvider time, ILogger<BatchWriter> logger,
+        Random? jitter = null)
+    {
+        ArgumentNullException.ThrowIfNull(buffer);
+        ArgumentNullException.ThrowIfNull(sink);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(stats);
+        ArgumentNullException.ThrowIfNull(time);
+        ArgumentNullException.ThrowIfNull(logger);
+        options.Validate();
+        _buffer = buffer;
+        _sink = sink;
+        _options = options;
+        _stats = stats;
+        _time = time;
+        _logger = logger;
+        _backoff = new Backoff(options.RetryInitialDelay, options.RetryMaxDelay, jitter);
+    }
+
+    /// <summary>What the writer is doing now.</summary>
+    public WriterState State => _state;
+
+    /// <summary>The message of the last failed write, or null if none has failed.</summary>
+    public string? LastError => _lastError;
+
+    /// <summary>When the current run of failed writes began, or null while writes succeed.</summary>
+    public DateTimeOffset? RetryingSince => _retryingSince;
+
+    /// <summary>
+    /// Writes batches until the buffer is complete and drained.
+    /// </summary>
+    /// <param name="abort">Stops the writer at once, leaving what is not stored in the buffer (a forced stop).</param>
+    /// <exception cref="OperationCanceledException">The writer was aborted.</exception>
+    public async Task RunAsync(CancellationToken abort)
+    {
+        var reader = _buffer.Reader;
+        var batch = new Batch(_options.BatchSize);
+        try
+        {
+            _state = WriterState.Idle;
+            while (await reader.WaitToReadAsync(abort).ConfigureAwait(false))
+            {
+                await FillAsync(reader, batch, abort).ConfigureAwait(false);
+                if (batch.Count == 0)
+                {
+                    continue;
+                }
+
+                await WriteWithRetryAsync(batch, abort).ConfigureAwait(false);
+                _buffer.Commit(batch.Count, batch.Bytes);
+                _stats.OnCommitted(batch.Messages.Count, batch.Rejects);
+                batch.Clear();
+            }
+        }
+        finally
+        {
+            _state = WriterState.Stopped;
+        }
+    }
+
+    /// <summary>Reads into the batch until it is full, its linger has passed, or the buffer is drained and complete.</summary>
+    private async ValueTask FillAsync(ChannelReader<IngestItem> reader, Batch batch, CancellationToken abort)
+    {
+        long firstAt = 0;
+        while (batch.Count < _options.BatchSize)
+        {
+            if (reader.TryRead(out var item))
+            {
+                if (batch.Count == 0)
+                {
+                    firstAt = _time.GetTimestamp();
+                }
+
+                batch.Add(item);
+                continue;
+            }
+
+            if (batch.Count == 0)
+            {
+                return;
+            }
+
+            var remaining = _options.Linger - _time.GetElapsedTime(firstAt);
+            if (remaining <= TimeSpan.Zero || !await WaitForMoreAsync(reader, remaining, abort).ConfigureAwait(false))
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Waits up to <paramref name="timeout"/> for an item; false when the time passed or the buffer is complete.</summary>
+    private async ValueTask<bool> WaitForMoreAsync(ChannelReader<IngestItem> reader, TimeSpan timeout, CancellationToken abort)
+    {
+        using var linger = new CancellationTokenSource(timeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(abort, linger.Token);
+        try
+        {
+            return await reader.WaitToReadAsync(linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (linger.IsCancellationRequested && !abort.IsCancellationRequested)
+        {
+            return false; // linger passed: write what we have
+        }
+    }
+
+    private async ValueTask WriteWithRetryAsync(Batch batch, CancellationToken abort)
+    {
+        var attempt = 0;
+        while (true)
+        {
+            _state = WriterState.Writing;
+            try
+            {
+                await _sink.WriteAsync(batch, abort).ConfigureAwait(false);
+                break;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !abort.IsCancellationRequested)
+            {
+                attempt++;
+                var delay = _backoff.Delay(attempt);
+                _retryingSince ??= _time.GetUtcNow();
+                _lastError = ex.Message;
+                _state = WriterState.Retrying;
+                Log.BatchWriteFailed(_logger, ex, batch.Count, attempt, delay);
+                await Task.Delay(delay, _time, abort).ConfigureAwait(false);
+            }
+        }
+
+        if (attempt > 0)
+        {
+            Log.BatchWriteRecovered(_logger, batch.Count, attempt + 1);
+        }
+
+        _retryingSince = null;
+        _state = WriterState.Idle;
+    }
+}

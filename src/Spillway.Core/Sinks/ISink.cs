@@ -1,0 +1,22 @@
+using Spillway.Pipeline;
+
+namespace Spillway.Sinks;
+
+/// <summary>
+/// A database that stores batches. One writer calls a sink at a time; a sink used by several writers is one
+/// instance per writer.
+/// </summary>
+public interface ISink : IAsyncDisposable
+{
+    /// <summary>
+    /// Connects and creates the schema if it is missing. Called once before the first write.
+    /// </summary>
+    /// <exception cref="SinkUnavailableException">The database cannot be reached or created; the message says why.</exception>
+    ValueTask OpenAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Stores every message and reject of the batch in one transaction, or throws and stores none of them.
+    /// The same batch may be written again after a failure. The sink must not keep the batch's lists.
+    /// </summary>
+    ValueTask WriteAsync(Batch batch, CancellationToken cancellationToken);
+}

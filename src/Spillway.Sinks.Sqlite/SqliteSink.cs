@@ -1,0 +1,266 @@
+using System.Globalization;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Spillway.Messages;
+using Spillway.Pipeline;
+
+namespace Spillway.Sinks.Sqlite;
+
+/// <summary>
+/// Stores batches in one SQLite file: WAL journal, one transaction per batch, one prepared INSERT per table reused
+/// for every row. After a failed write the connection is closed and reopened on the next attempt, so a retry starts
+/// clean (and recreates the schema if someone dropped a table).
+/// </summary>
+/// <remarks>
+/// Microsoft.Data.Sqlite is synchronous underneath; <see cref="WriteAsync"/> runs the transaction on the calling
+/// thread. One writer uses one sink, so that costs one thread-pool thread per writer while it writes.
+/// </remarks>
+public sealed class SqliteSink : ISink
+{
+    private const string Schema = """
+        CREATE TABLE IF NOT EXISTS messages (
+            id              INTEGER PRIMARY KEY,
+            received_at     TEXT    NOT NULL,
+            source          TEXT    NOT NULL,
+            peer            TEXT    NOT NULL,
+            facility        INTEGER,
+            severity        INTEGER,
+            timestamp       TEXT,
+            hostname        TEXT,
+            app_name        TEXT,
+            proc_id         TEXT,
+            msg_id          TEXT,
+            structured_data TEXT,
+            message         TEXT    NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS rejects (
+            id          INTEGER PRIMARY KEY,
+            received_at TEXT    NOT NULL,
+            source      TEXT    NOT NULL,
+            peer        TEXT    NOT NULL,
+            reason      TEXT    NOT NULL,
+            detail      TEXT,
+            raw         BLOB    NOT NULL
+        );
+        """;
+
+    private const string InsertMessage = """
+        INSERT INTO messages (received_at, source, peer, facility, severity, timestamp, hostname, app_name, proc_id, msg_id,
+                              structured_data, message)
+        VALUES ($received_at, $source, $peer, $facility, $severity, $timestamp, $hostname, $app_name, $proc_id, $msg_id,
+                $structured_data, $message)
+        """;
+
+    private const string InsertReject = """
+        INSERT INTO rejects (received_at, source, peer, reason, detail, raw)
+        VALUES ($received_at, $source, $peer, $reason, $detail, $raw)
+        """;
+
+    private const int CancellationCheckInterval = 4096;
+
+    private readonly SqliteSinkOptions _options;
+    private readonly ILogger _logger;
+    private readonly string _connectionString;
+    private Session? _session;
+
+    /// <summary>Creates the sink; <see cref="OpenAsync"/> opens it.</summary>
+    public SqliteSink(SqliteSinkOptions options, ILogger<SqliteSink> logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(logger);
+        options.Validate();
+        _options = options;
+        _logger = logger;
+        FullPath = System.IO.Path.GetFullPath(options.Path);
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = FullPath,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = false,
+            DefaultTimeout = (int)Math.Ceiling(options.BusyTimeout.TotalSeconds),
+        }.ToString();
+    }
+
+    /// <summary>The database file's absolute path.</summary>
+    public string FullPath { get; }
+
+    /// <summary>Formats a time as stored in <c>received_at</c> and <c>timestamp</c>: ISO 8601 in UTC, to the microsecond.</summary>
+    public static string FormatTime(DateTimeOffset time) =>
+        time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);
+
+    /// <inheritdoc />
+    public ValueTask OpenAsync(CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        try
+        {
+            var directory = System.IO.Path.GetDirectoryName(FullPath);
+            if (!string.IsNullOrEmpty(directory))
+            {
+                Directory.CreateDirectory(directory);
+            }
+
+            _session ??= OpenSession();
+        }
+        catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
+        {
+            throw new SinkUnavailableException($"cannot open SQLite database '{FullPath}': {ex.Message}", ex);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask WriteAsync(Batch batch, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        cancellationToken.ThrowIfCancellationRequested();
+        try
+        {
+            var session = _session ??= OpenSession();
+            session.Write(batch, cancellationToken);
+        }
+        catch
+        {
+            // Start the next attempt from a fresh connection: whatever state this one is in, it is gone.
+            Reset();
+            throw;
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync()
+    {
+        Reset();
+        return ValueTask.CompletedTask;
+    }
+
+    private void Reset()
+    {
+        _session?.Dispose();
+        _session = null;
+    }
+
+    private Session OpenSession()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        try
+        {
+            connection.Open();
+            var journalMode = Scalar(connection, "PRAGMA journal_mode = WAL");
+            if (!string.Equals(journalMode, "wal", StringComparison.OrdinalIgnoreCase))
+            {
+                Log.JournalModeNotWal(_logger, FullPath, journalMode);
+            }
+
+            Execute(connection, $"PRAGMA synchronous = {_options.Synchronous.ToString().ToUpperInvariant()}");
+            Execute(connection, Schema);
+            var session = new Session(connection);
+            Log.Opened(_logger, FullPath, journalMode, _options.Synchronous);
+            return session;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    private static void Execute(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    private static string Scalar(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return Convert.ToString(command.ExecuteScalar(), CultureInfo.InvariantCulture) ?? "";
+    }
+
+    private static object Nullable(string? value) => value is null ? DBNull.Value : value;
+
+    private static object Nullable(int? value) => value is null ? DBNull.Value : value.Value;
+
+    /// <summary>An open connection with its two prepared statements.</summary>
+    private sealed class Session : IDisposable
+    {
+        private readonly SqliteConnection _connection;
+        private readonly SqliteCommand _message;
+        private readonly SqliteCommand _reject;
+        private readonly SqliteParameter[] _m;
+        private readonly SqliteParameter[] _r;
+
+        public Session(SqliteConnection connection)
+        {
+            _connection = connection;
+            (_message, _m) = Prepare(connection, InsertMessage,
+                "$received_at", "$source", "$peer", "$facility", "$severity", "$timestamp", "$hostname", "$app_name", "$proc_id",
+                "$msg_id", "$structured_data", "$message");
+            (_reject, _r) = Prepare(connection, InsertReject, "$received_at", "$source", "$peer", "$reason", "$detail", "$raw");
+        }
+
+        public void Write(Batch batch, CancellationToken cancellationToken)
+        {
+            using var transaction = _connection.BeginTransaction(deferred: false); // BEGIN IMMEDIATE: take the write lock now
+            _message.Transaction = transaction;
+            _reject.Transaction = transaction;
+            var rows = 0;
+            foreach (var m in batch.Messages)
+            {
+                if (++rows % CancellationCheckInterval == 0)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
+
+                _m[0].Value = FormatTime(m.ReceivedAt);
+                _m[1].Value = m.Transport.ToName();
+                _m[2].Value = m.Peer;
+                _m[3].Value = Nullable(m.Facility);
+                _m[4].Value = Nullable(m.Severity);
+                _m[5].Value = m.Timestamp is { } timestamp ? FormatTime(timestamp) : DBNull.Value;
+                _m[6].Value = Nullable(m.Hostname);
+                _m[7].Value = Nullable(m.AppName);
+                _m[8].Value = Nullable(m.ProcId);
+                _m[9].Value = Nullable(m.MsgId);
+                _m[10].Value = Nullable(m.StructuredData);
+                _m[11].Value = m.Text;
+                _message.ExecuteNonQuery();
+            }
+
+            foreach (var r in batch.Rejects)
+            {
+                _r[0].Value = FormatTime(r.ReceivedAt);
+                _r[1].Value = r.Transport.ToName();
+                _r[2].Value = r.Peer;
+                _r[3].Value = r.Reason.ToName();
+                _r[4].Value = Nullable(r.Detail);
+                _r[5].Value = r.Raw;
+                _reject.ExecuteNonQuery();
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            transaction.Commit();
+        }
+
+        public void Dispose()
+        {
+            _message.Dispose();
+            _reject.Dispose();
+            _connection.Dispose();
+        }
+
+        private static (SqliteCommand, SqliteParameter[]) Prepare(SqliteConnection connection, string sql, params string[] names)
+        {
+            var command = connection.CreateCommand();
+            command.CommandText = sql;
+            var parameters = names.Select(name => command.Parameters.Add(new SqliteParameter { ParameterName = name })).ToArray();
+            command.Prepare();
+            return (command, parameters);
+        }
+    }
+}

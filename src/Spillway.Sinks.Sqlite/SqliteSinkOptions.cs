@@ -1,0 +1,35 @@
+namespace Spillway.Sinks.Sqlite;
+
+/// <summary>Where the SQLite sink writes and how.</summary>
+public sealed record SqliteSinkOptions
+{
+    /// <summary>The default database file, relative to the working directory.</summary>
+    public const string DefaultPath = "spillway.db";
+
+    /// <summary>The database file; created, with its directory, if missing. <value>The default is <c>spillway.db</c>.</value></summary>
+    public string Path { get; init; } = DefaultPath;
+
+    /// <summary>
+    /// How hard a commit waits for the disk. <value>The default is <see cref="SqliteSynchronous.Normal"/>: in WAL mode
+    /// that survives any process crash; only a power loss may lose the last batches.</value>
+    /// </summary>
+    public SqliteSynchronous Synchronous { get; init; } = SqliteSynchronous.Normal;
+
+    /// <summary>
+    /// How long a write waits for a lock held by another connection (another process reading or writing the file)
+    /// before the batch fails and is retried with backoff. <value>The default is 5 s.</value>
+    /// </summary>
+    public TimeSpan BusyTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first value that is out of range.</summary>
+    public void Validate()
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(Path, nameof(Path));
+        if (!Enum.IsDefined(Synchronous))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Synchronous), Synchronous, "Unknown synchronous mode.");
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThan(BusyTimeout, TimeSpan.FromSeconds(1), nameof(BusyTimeout));
+    }
+}

@@ -1,0 +1,26 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Spillway.Diagnostics;
+
+namespace Spillway;
+
+internal static partial class Log
+{
+    [LoggerMessage(EventId = EventIds.ConnectionOpened, Level = LogLevel.Debug, Message = "TCP connection from {Peer} opened")]
+    public static partial void ConnectionOpened(ILogger logger, string peer);
+
+    [LoggerMessage(EventId = EventIds.ConnectionClosed, Level = LogLevel.Debug, Message = "TCP connection from {Peer} closed")]
+    public static partial void ConnectionClosed(ILogger logger, string peer);
+
+    [LoggerMessage(EventId = EventIds.ConnectionReset, Level = LogLevel.Debug,
+        Message = "TCP connection from {Peer} ended abruptly: {Reason}")]
+    public static partial void ConnectionReset(ILogger logger, string peer, SocketError reason);
+
+    [LoggerMessage(EventId = EventIds.ConnectionFailed, Level = LogLevel.Error, Message = "TCP connection from {Peer} failed")]
+    public static partial void ConnectionFailed(ILogger logger, Exception exception, string peer);
+
+    [LoggerMessage(EventId = EventIds.AcceptFailed, Level = LogLevel.Error,
+        Message = "Accepting TCP connections on {Endpoint} failed; trying again in {Delay}")]
+    public static partial void AcceptFailed(ILogger logger, Exception exception, EndPoint endpoint, TimeSpan delay);
+}

@@ -1,0 +1,34 @@
+using System.Net;
+
+namespace Spillway.Tcp;
+
+/// <summary>Where the TCP source listens and how large a frame it accepts.</summary>
+public sealed record TcpSourceOptions
+{
+    /// <summary>The default listen endpoint: 127.0.0.1:5514.</summary>
+    public static readonly IPEndPoint DefaultEndpoint = new(IPAddress.Loopback, 5514);
+
+    /// <summary>The default of <see cref="MaxMessageBytes"/>: 64 KiB.</summary>
+    public const int DefaultMaxMessageBytes = 64 * 1024;
+
+    /// <summary>Endpoints to listen on; port 0 picks a free port. <value>The default is 127.0.0.1:5514.</value></summary>
+    public IReadOnlyList<IPEndPoint> Endpoints { get; init; } = [DefaultEndpoint];
+
+    /// <summary>The largest frame accepted whole; longer ones are cut and kept as rejects. <value>The default is 64 KiB.</value></summary>
+    public int MaxMessageBytes { get; init; } = DefaultMaxMessageBytes;
+
+    /// <summary>The listen backlog: connections the kernel queues before they are accepted. <value>The default is 512.</value></summary>
+    public int Backlog { get; init; } = 512;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first value that is out of range.</summary>
+    public void Validate()
+    {
+        if (Endpoints is null || Endpoints.Count == 0)
+        {
+            throw new ArgumentException("At least one endpoint is needed.", nameof(Endpoints));
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxMessageBytes, 1, nameof(MaxMessageBytes));
+        ArgumentOutOfRangeException.ThrowIfLessThan(Backlog, 1, nameof(Backlog));
+    }
+}
