@@ -1,0 +1,146 @@
+using Spillway.Messages;
+using Spillway.Pipeline;
+using Spillway.Sinks;
+
+namespace Spillway.Testing;
+
+/// <summary>
+/// What every sink must do, written once and run against each sink by a subclass that says how to make a fresh
+/// database and how to read it back.
+/// </summary>
+public abstract class SinkContractTests
+{
+    private static readonly DateTimeOffset At = new DateTimeOffset(2026, 11, 25, 1, 2, 3, TimeSpan.Zero).AddTicks(4560);
+
+    protected static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    /// <summary>A sink on a database of this test's own (a fresh file, schema or table).</summary>
+    protected abstract ISink CreateSink();
+
+    protected abstract Task<IReadOnlyList<StoredMessage>> ReadMessagesAsync();
+
+    protected abstract Task<IReadOnlyList<StoredReject>> ReadRejectsAsync();
+
+    [Fact]
+    public async Task Open_creates_the_schema_and_reopening_keeps_what_was_stored()
+    {
+        await using (var sink = CreateSink())
+        {
+            await sink.OpenAsync(Ct);
+            await sink.WriteAsync(BatchOf(Raw("first")), Ct);
+        }
+
+        await using (var sink = CreateSink())
+        {
+            await sink.OpenAsync(Ct);
+            await sink.WriteAsync(BatchOf(Raw("second")), Ct);
+        }
+
+        Assert.Equal(["first", "second"], (await ReadMessagesAsync()).Select(m => m.Message));
+    }
+
+    [Fact]
+    public async Task Every_column_of_a_message_round_trips()
+    {
+        var syslog = new Message(At, Transport.Udp, "10.1.2.3:514", "app said \"hi\" ✓ 𝄞", 99)
+        {
+            Facility = 4, Severity = 2, Timestamp = At.AddMinutes(-1), Hostname = "host-1", AppName = "app", ProcId = "1234",
+            MsgId = "ID47", StructuredData = "[exampleSDID@32473 iut=\"3\"]",
+        };
+        await using var sink = CreateSink();
+        await sink.OpenAsync(Ct);
+        await sink.WriteAsync(BatchOf(syslog, Raw("plain")), Ct);
+
+        var rows = await ReadMessagesAsync();
+        Assert.Equal(2, rows.Count);
+        Assert.Equal(
+            new StoredMessage(At, "udp", "10.1.2.3:514", 4, 2, At.AddMinutes(-1), "host-1", "app", "1234", "ID47",
+                "[exampleSDID@32473 iut=\"3\"]", "app said \"hi\" ✓ 𝄞"),
+            rows[0]);
+        Assert.Equal(new StoredMessage(At, "tcp", "127.0.0.1:9", null, null, null, null, null, null, null, null, "plain"), rows[1]);
+    }
+
+    [Fact]
+    public async Task Every_column_of_a_reject_round_trips_with_its_bytes_exactly()
+    {
+        byte[] raw = [0x00, 0xFF, 0xC3, 0x28, (byte)'\n', 0x7F];
+        await using var sink = CreateSink();
+        await sink.OpenAsync(Ct);
+        await sink.WriteAsync(BatchOf(new Reject(At, Transport.Tcp, "127.0.0.1:7", RejectReason.InvalidUtf8, raw, "not UTF-8")), Ct);
+
+        var reject = Assert.Single(await ReadRejectsAsync());
+        Assert.Equal(new StoredReject(At, "tcp", "127.0.0.1:7", "invalid-utf8", "not UTF-8"), reject with { Raw = [] });
+        Assert.Equal(raw, reject.Raw);
+        Assert.Empty(await ReadMessagesAsync());
+    }
+
+    [Fact]
+    public async Task Rows_are_stored_in_batch_order_across_many_batches()
+    {
+        await using var sink = CreateSink();
+        await sink.OpenAsync(Ct);
+        var batch = new Batch();
+        for (var b = 0; b < 5; b++)
+        {
+            batch.Clear();
+            for (var i = 0; i < 10_000; i++)
+            {
+                batch.Add(Raw($"{b}-{i:D5}"));
+            }
+
+            await sink.WriteAsync(batch, Ct);
+        }
+
+        var stored = (await ReadMessagesAsync()).Select(m => m.Message).ToList();
+        Assert.Equal(50_000, stored.Count);
+        Assert.Equal(stored.Order(StringComparer.Ordinal), stored);
+    }
+
+    [Fact]
+    public async Task A_cancelled_write_stores_nothing_and_the_next_write_stores_the_batch_once()
+    {
+        await using var sink = CreateSink();
+        await sink.OpenAsync(Ct);
+        var batch = BatchOf(Raw("a"), Raw("b"));
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => sink.WriteAsync(batch, cancelled.Token).AsTask());
+        Assert.Empty(await ReadMessagesAsync());
+
+        await sink.WriteAsync(batch, Ct);
+        Assert.Equal(["a", "b"], (await ReadMessagesAsync()).Select(m => m.Message));
+    }
+
+    [Fact]
+    public async Task An_empty_batch_stores_nothing()
+    {
+        await using var sink = CreateSink();
+        await sink.OpenAsync(Ct);
+        await sink.WriteAsync(new Batch(), Ct);
+        Assert.Empty(await ReadMessagesAsync());
+        Assert.Empty(await ReadRejectsAsync());
+    }
+
+    protected static Message Raw(string text) => new(At, Transport.Tcp, "127.0.0.1:9", text, text.Length);
+
+    protected static Batch BatchOf(params IngestItem[] items)
+    {
+        var batch = new Batch();
+        foreach (var item in items)
+        {
+            batch.Add(item);
+        }
+
+        return batch;
+    }
+
+    public sealed record StoredMessage(
+        DateTimeOffset ReceivedAt, string Source, string Peer, int? Facility, int? Severity, DateTimeOffset? Timestamp, string? Hostname,
+        string? AppName, string? ProcId, string? MsgId, string? StructuredData, string Message);
+
+    public sealed record StoredReject(DateTimeOffset ReceivedAt, string Source, string Peer, string Reason, string? Detail)
+    {
+        public byte[] Raw { get; init; } = [];
+    }
+}
