@@ -1,0 +1,89 @@
+using System.Net;
+using Microsoft.Extensions.Configuration;
+using Spillway.Cli.Hosting;
+using Spillway.Sinks.Sqlite;
+
+namespace Spillway.Cli.Tests;
+
+public sealed class ServeSettingsTests
+{
+    private static ServeSettings Load(Dictionary<string, string?>? config = null, Dictionary<string, IReadOnlyList<string>>? flags = null) =>
+        ServeSettings.Load(new ConfigurationBuilder().AddInMemoryCollection(config ?? []).Build(), flags ?? []);
+
+    [Fact]
+    public void With_nothing_set_it_listens_on_5514_and_writes_spillway_db_with_the_documented_bounds()
+    {
+        var settings = Load();
+        Assert.Equal([new IPEndPoint(IPAddress.Loopback, 5514)], settings.ListenTcp);
+        Assert.Equal("spillway.db", settings.Sqlite.Path);
+        Assert.Equal(SqliteSynchronous.Normal, settings.Sqlite.Synchronous);
+        Assert.Equal(100_000, settings.Buffer.MaxMessages);
+        Assert.Equal(64L * 1024 * 1024, settings.Buffer.MaxBytes);
+        Assert.Equal(64 * 1024, settings.MaxMessageBytes);
+        Assert.Equal(10_000, settings.Batch.BatchSize);
+        Assert.Equal(TimeSpan.FromMilliseconds(100), settings.Batch.Linger);
+    }
+
+    [Fact]
+    public void Flags_win_over_configuration_and_a_flag_list_replaces_the_configured_list()
+    {
+        var settings = Load(
+            new()
+            {
+                ["MaxBufferMessages"] = "500", ["BatchSize"] = "50", ["ListenTcp:0"] = "127.0.0.1:1000", ["ListenTcp:1"] = "127.0.0.1:1001",
+                ["Sqlite"] = "from-config.db",
+            },
+            new() { ["MaxBufferMessages"] = ["700"], ["ListenTcp"] = ["127.0.0.1:0"] });
+
+        Assert.Equal(700, settings.Buffer.MaxMessages);
+        Assert.Equal(50, settings.Batch.BatchSize);
+        Assert.Equal("from-config.db", settings.Sqlite.Path);
+        Assert.Equal([new IPEndPoint(IPAddress.Loopback, 0)], settings.ListenTcp);
+    }
+
+    [Theory]
+    [InlineData("MaxBufferMessages", "lots", "invalid value 'lots' for --max-buffer-messages (config key MaxBufferMessages")]
+    [InlineData("MaxBufferMessages", "0", "invalid value '0' for --max-buffer-messages")]
+    [InlineData("MaxBufferBytes", "64 parsecs", "invalid value '64 parsecs' for --max-buffer-bytes")]
+    [InlineData("MaxMessageBytes", "-1", "invalid value '-1' for --max-message-bytes")]
+    [InlineData("BatchSize", "1.5", "invalid value '1.5' for --batch-size")]
+    [InlineData("BatchLinger", "100", "invalid value '100' for --batch-linger (config key BatchLinger, environment SPILLWAY__BATCHLINGER)")]
+    [InlineData("ListenTcp:0", "127.0.0.1", "invalid value '127.0.0.1' for --listen-tcp")]
+    [InlineData("ListenTcp:0", "example.com:80", "invalid value 'example.com:80' for --listen-tcp")]
+    [InlineData("SqliteSynchronous", "sometimes", "invalid value 'sometimes' for --sqlite-synchronous (config key SqliteSynchronous, environment SPILLWAY__SQLITESYNCHRONOUS): expected one of off, normal, full, extra")]
+    [InlineData("SqliteSynchronous", "1", "invalid value '1' for --sqlite-synchronous")]
+    [InlineData("Sqlite", " ", "invalid value ' ' for --sqlite")]
+    public void A_bad_value_fails_with_a_message_naming_the_flag_and_key(string key, string value, string message)
+    {
+        var error = Assert.Throws<SettingsException>(() => Load(new() { [key] = value }));
+        Assert.StartsWith(message, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Bounds_that_cannot_work_together_are_refused_naming_both()
+    {
+        var error = Assert.Throws<SettingsException>(() => Load(new() { ["MaxMessageBytes"] = "2MiB", ["MaxBufferBytes"] = "1MiB" }));
+        Assert.Contains("--max-message-bytes", error.Message, StringComparison.Ordinal);
+        Assert.Contains("--max-buffer-bytes", error.Message, StringComparison.Ordinal);
+
+        error = Assert.Throws<SettingsException>(() => Load(new() { ["BatchSize"] = "200", ["MaxBufferMessages"] = "100" }));
+        Assert.Contains("--batch-size (config key BatchSize", error.Message, StringComparison.Ordinal);
+        Assert.Contains("--max-buffer-messages", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Sizes_durations_and_lists_accept_the_forms_an_operator_writes()
+    {
+        var settings = Load(new()
+        {
+            ["MaxBufferBytes"] = "128 MiB", ["MaxMessageBytes"] = "8KiB", ["BatchLinger"] = "1.5s", ["ListenTcp"] = "127.0.0.1:0, [::1]:0",
+            ["MaxBufferMessages"] = "200_000", ["SqliteSynchronous"] = "FULL",
+        });
+        Assert.Equal(128L << 20, settings.Buffer.MaxBytes);
+        Assert.Equal(8192, settings.MaxMessageBytes);
+        Assert.Equal(TimeSpan.FromMilliseconds(1500), settings.Batch.Linger);
+        Assert.Equal([new IPEndPoint(IPAddress.Loopback, 0), new IPEndPoint(IPAddress.IPv6Loopback, 0)], settings.ListenTcp);
+        Assert.Equal(200_000, settings.Buffer.MaxMessages);
+        Assert.Equal(SqliteSynchronous.Full, settings.Sqlite.Synchronous);
+    }
+}

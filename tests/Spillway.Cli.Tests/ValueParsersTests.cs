@@ -1,0 +1,69 @@
+using System.Net;
+using Spillway.Cli.Hosting;
+
+namespace Spillway.Cli.Tests;
+
+public sealed class ValueParsersTests
+{
+    [Theory]
+    [InlineData("65536", 65536L)]
+    [InlineData("64KiB", 65536L)]
+    [InlineData("64 kib", 65536L)]
+    [InlineData("64MiB", 67108864L)]
+    [InlineData("1GiB", 1073741824L)]
+    [InlineData("10KB", 10_000L)]
+    [InlineData("2MB", 2_000_000L)]
+    [InlineData("100B", 100L)]
+    [InlineData("1,024", 1024L)]
+    public void Byte_sizes(string text, long expected)
+    {
+        Assert.True(ValueParsers.TryParseByteSize(text, out var value));
+        Assert.Equal(expected, value);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("KiB")]
+    [InlineData("1.5MiB")]
+    [InlineData("12 apples")]
+    [InlineData("99999999999999999999GiB")]
+    public void Bad_byte_sizes(string text) => Assert.False(ValueParsers.TryParseByteSize(text, out _));
+
+    [Theory]
+    [InlineData("100ms", 100)]
+    [InlineData("2s", 2000)]
+    [InlineData("1.5m", 90_000)]
+    [InlineData("0ms", 0)]
+    [InlineData("00:00:00.250", 250)]
+    public void Durations(string text, int milliseconds)
+    {
+        Assert.True(ValueParsers.TryParseDuration(text, out var value));
+        Assert.Equal(TimeSpan.FromMilliseconds(milliseconds), value);
+    }
+
+    [Theory]
+    [InlineData("100")]
+    [InlineData("soon")]
+    [InlineData("-5s")]
+    public void Bad_durations(string text) => Assert.False(ValueParsers.TryParseDuration(text, out _));
+
+    [Theory]
+    [InlineData("127.0.0.1:5514", "127.0.0.1:5514")]
+    [InlineData("localhost:0", "127.0.0.1:0")]
+    [InlineData("*:514", "0.0.0.0:514")]
+    [InlineData("[::1]:5514", "[::1]:5514")]
+    public void Endpoints(string text, string expected)
+    {
+        Assert.True(ValueParsers.TryParseEndpoint(text, out var endpoint));
+        Assert.Equal(IPEndPoint.Parse(expected), endpoint);
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1")]
+    [InlineData("127.0.0.1:65536")]
+    [InlineData("::1:5514")]
+    [InlineData("[127.0.0.1]:5514")]
+    [InlineData(":5514")]
+    [InlineData("host.example:5514")]
+    public void Bad_endpoints(string text) => Assert.False(ValueParsers.TryParseEndpoint(text, out _));
+}
