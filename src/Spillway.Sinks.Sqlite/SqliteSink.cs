@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
+using SQLitePCL;
 using Spillway.Messages;
 using Spillway.Pipeline;
 
@@ -120,6 +121,11 @@ public sealed class SqliteSink : ISink
             var session = _session ??= OpenSession();
             session.Write(batch, cancellationToken);
         }
+        catch (Exception ex) when (ex is not OperationCanceledException && cancellationToken.IsCancellationRequested)
+        {
+            Reset();
+            throw new OperationCanceledException("The write was cancelled; nothing of the batch was stored.", ex, cancellationToken);
+        }
         catch
         {
             // Start the next attempt from a fresh connection: whatever state this one is in, it is gone.
@@ -206,6 +212,8 @@ public sealed class SqliteSink : ISink
 
         public void Write(Batch batch, CancellationToken cancellationToken)
         {
+            // A forced stop must not wait out a busy timeout: interrupting makes the running statement fail at once.
+            using var interrupt = cancellationToken.Register(static handle => raw.sqlite3_interrupt((sqlite3)handle!), _connection.Handle);
             using var transaction = _connection.BeginTransaction(deferred: false); // BEGIN IMMEDIATE: take the write lock now
             _message.Transaction = transaction;
             _reject.Transaction = transaction;

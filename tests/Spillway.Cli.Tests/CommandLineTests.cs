@@ -32,7 +32,7 @@ public sealed class CommandLineTests
     {
         var (code, _, error) = await RunAsync("send", "-n", "1", "--size", "3");
         Assert.NotEqual(0, code);
-        Assert.Contains("--size must be at least 15", error, StringComparison.Ordinal);
+        Assert.Contains("--size must be at least 19", error, StringComparison.Ordinal);
     }
 
     [Fact]

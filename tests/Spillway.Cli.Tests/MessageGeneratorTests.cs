@@ -6,7 +6,7 @@ namespace Spillway.Cli.Tests;
 public sealed class MessageGeneratorTests
 {
     [Theory]
-    [InlineData(15)]
+    [InlineData(19)]
     [InlineData(100)]
     [InlineData(4096)]
     public void Messages_have_the_exact_size_and_carry_their_sequence_number(int size)
@@ -19,6 +19,9 @@ public sealed class MessageGeneratorTests
             Assert.True(MessageGenerator.TryParse(message, out var parsed));
             Assert.Equal(seq, parsed);
             Assert.DoesNotContain('\n', message);
+            Assert.StartsWith("<13>seq=", message, StringComparison.Ordinal);
+            Assert.True(MessageGenerator.TryParse(message[4..], out parsed)); // as a syslog parser leaves it
+            Assert.Equal(seq, parsed);
         }
     }
 

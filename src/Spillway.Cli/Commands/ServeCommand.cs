@@ -46,9 +46,12 @@ internal static class ServeCommand
         var batchLinger = Flag<string>(ServeKeys.BatchLinger, "DURATION",
             "How long a batch waits to fill before it is written anyway, e.g. 100ms [default: 100ms]");
 
+        var stopReadTimeout = Flag<string>(ServeKeys.StopReadTimeout, "DURATION",
+            "On stop, how long connections whose senders are still sending are read before they are cut off [default: 5s]");
+
         var command = new Command("serve", "Listen for messages and store them in the database; SIGINT or SIGTERM drains and stops")
         {
-            config, listenTcp, sqlite, synchronous, maxMessages, maxBytes, maxMessageBytes, batchSize, batchLinger,
+            config, listenTcp, sqlite, synchronous, maxMessages, maxBytes, maxMessageBytes, batchSize, batchLinger, stopReadTimeout,
         };
 
         command.SetAction(async (parseResult, cancellationToken) =>
@@ -65,7 +68,7 @@ internal static class ServeCommand
             {
                 (sqlite, ServeKeys.Sqlite), (synchronous, ServeKeys.SqliteSynchronous), (maxMessages, ServeKeys.MaxBufferMessages),
                 (maxBytes, ServeKeys.MaxBufferBytes), (maxMessageBytes, ServeKeys.MaxMessageBytes), (batchSize, ServeKeys.BatchSize),
-                (batchLinger, ServeKeys.BatchLinger),
+                (batchLinger, ServeKeys.BatchLinger), (stopReadTimeout, ServeKeys.StopReadTimeout),
             })
             {
                 if (parseResult.GetValue(option) is { } value)

@@ -18,4 +18,5 @@ internal static class ServeKeys
     public static readonly ServeKey MaxMessageBytes = new("--max-message-bytes", "MaxMessageBytes");
     public static readonly ServeKey BatchSize = new("--batch-size", "BatchSize");
     public static readonly ServeKey BatchLinger = new("--batch-linger", "BatchLinger");
+    public static readonly ServeKey StopReadTimeout = new("--stop-read-timeout", "StopReadTimeout");
 }

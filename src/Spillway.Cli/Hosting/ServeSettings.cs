@@ -24,7 +24,9 @@ internal sealed record ServeSettings
 
     public required BatchWriterOptions Batch { get; init; }
 
-    public TcpSourceOptions Tcp => new() { Endpoints = ListenTcp, MaxMessageBytes = MaxMessageBytes };
+    public required TimeSpan StopReadTimeout { get; init; }
+
+    public TcpSourceOptions Tcp => new() { Endpoints = ListenTcp, MaxMessageBytes = MaxMessageBytes, StopReadTimeout = StopReadTimeout };
 
     /// <summary>Reads and validates the settings.</summary>
     /// <param name="configuration">The file and environment layers.</param>
@@ -34,6 +36,7 @@ internal sealed record ServeSettings
     {
         var reader = new Reader(configuration, flags);
         var defaults = new BatchWriterOptions();
+        var tcpDefaults = new TcpSourceOptions();
         var settings = new ServeSettings
         {
             ListenTcp = reader.Endpoints(ServeKeys.ListenTcp, [TcpSourceOptions.DefaultEndpoint]),
@@ -53,6 +56,7 @@ internal sealed record ServeSettings
                 BatchSize = (int)reader.Count(ServeKeys.BatchSize, BatchWriterOptions.DefaultBatchSize, 1, 1_000_000),
                 Linger = reader.Duration(ServeKeys.BatchLinger, BatchWriterOptions.DefaultLinger, TimeSpan.Zero, TimeSpan.FromMinutes(1)),
             },
+            StopReadTimeout = reader.Duration(ServeKeys.StopReadTimeout, tcpDefaults.StopReadTimeout, TimeSpan.Zero, TimeSpan.FromHours(1)),
         };
 
         if (settings.MaxMessageBytes > settings.Buffer.MaxBytes)

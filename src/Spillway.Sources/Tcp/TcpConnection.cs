@@ -20,14 +20,20 @@ internal sealed class TcpConnection
     private readonly IngestBuffer _buffer;
     private readonly FrameDecoder _decoder;
     private readonly Framer _framer;
+    private readonly TimeSpan _stopReadTimeout;
+    private readonly TimeSpan _stopQuietPeriod;
+    private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
-    public TcpConnection(Socket socket, IngestBuffer buffer, FrameDecoder decoder, int maxMessageBytes, ILogger logger)
+    public TcpConnection(Socket socket, IngestBuffer buffer, FrameDecoder decoder, TcpSourceOptions options, TimeProvider time, ILogger logger)
     {
         _socket = socket;
         _buffer = buffer;
         _decoder = decoder;
-        _framer = new Framer(maxMessageBytes);
+        _framer = new Framer(options.MaxMessageBytes);
+        _stopReadTimeout = options.StopReadTimeout;
+        _stopQuietPeriod = options.StopQuietPeriod;
+        _time = time;
         _logger = logger;
         Peer = socket.RemoteEndPoint?.ToString() ?? "unknown";
     }
@@ -35,7 +41,7 @@ internal sealed class TcpConnection
     public string Peer { get; }
 
     /// <summary>Runs the connection until the peer closes it, <paramref name="stop"/> is signalled, or <paramref name="abort"/>.</summary>
-    /// <param name="stop">Stop reading: take what has already arrived, finish the frames in hand, then close.</param>
+    /// <param name="stop">Stop: read what the sender still sends until it closes or falls quiet, finish the frames in hand, close.</param>
     /// <param name="abort">Give up at once: items not yet in the buffer are not accepted.</param>
     public async Task RunAsync(CancellationToken stop, CancellationToken abort)
     {
@@ -76,20 +82,13 @@ internal sealed class TcpConnection
                 }
                 catch (OperationCanceledException) when (stop.IsCancellationRequested)
                 {
-                    await DrainArrivedAsync(writer).ConfigureAwait(false);
+                    await ReadAfterStopAsync(writer).ConfigureAwait(false);
                     return;
                 }
 
-                if (read == 0)
+                if (read == 0 || !await CommitAsync(writer, read).ConfigureAwait(false))
                 {
-                    return; // the peer closed its side
-                }
-
-                writer.Advance(read);
-                var flush = await writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
-                if (flush.IsCompleted)
-                {
-                    return; // the read loop has ended
+                    return; // the peer closed its side, or the read loop has ended
                 }
             }
         }
@@ -105,28 +104,46 @@ internal sealed class TcpConnection
     }
 
     /// <summary>
-    /// On stop, takes the bytes that had already arrived (as many as the socket held when stop came, no more, so
-    /// a sender that keeps sending cannot hold the stop up): everything received before the stop is accepted.
+    /// After stop, reads on until the sender closes the connection, falls quiet, or the stop's read time is spent.
+    /// A sender that wrote everything and closed has its last bytes in flight (in our receive queue or still in its
+    /// send queue, waiting for our window): they are taken, so what such a sender wrote is stored. A sender that
+    /// keeps sending is cut off at the deadline, and a connection left open and idle costs only the quiet period.
     /// </summary>
-    private async Task DrainArrivedAsync(PipeWriter writer)
+    private async Task ReadAfterStopAsync(PipeWriter writer)
     {
-        var pending = _socket.Available;
-        while (pending > 0)
+        var started = _time.GetTimestamp();
+        while (true)
         {
-            var read = await _socket.ReceiveAsync(writer.GetMemory(Math.Min(pending, ReadSize)), SocketFlags.None).ConfigureAwait(false);
-            if (read == 0)
+            var remaining = _stopReadTimeout - _time.GetElapsedTime(started);
+            if (remaining <= TimeSpan.Zero)
             {
                 return;
             }
 
-            pending -= read;
-            writer.Advance(read);
-            var flush = await writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
-            if (flush.IsCompleted)
+            using var quiet = new CancellationTokenSource(remaining < _stopQuietPeriod ? remaining : _stopQuietPeriod, _time);
+            int read;
+            try
+            {
+                read = await _socket.ReceiveAsync(writer.GetMemory(ReadSize), SocketFlags.None, quiet.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (quiet.IsCancellationRequested)
+            {
+                return;
+            }
+
+            if (read == 0 || !await CommitAsync(writer, read).ConfigureAwait(false))
             {
                 return;
             }
         }
+    }
+
+    /// <summary>Hands bytes to the read loop, waiting while it is behind (backpressure). False when it has ended.</summary>
+    private static async ValueTask<bool> CommitAsync(PipeWriter writer, int read)
+    {
+        writer.Advance(read);
+        var flush = await writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+        return !flush.IsCompleted;
     }
 
     private async Task ReadAsync(PipeReader reader, CancellationToken abort)

@@ -8,9 +8,10 @@ using Spillway.Pipeline;
 namespace Spillway.Tcp;
 
 /// <summary>
-/// Listens on TCP endpoints and feeds every connection's frames into the buffer. Stopping closes the listeners,
-/// stops reading the connections, takes what had already arrived, finishes the frames in hand, and returns once
-/// every connection has handed its last item to the buffer.
+/// Listens on TCP endpoints and feeds every connection's frames into the buffer. Stopping closes the listeners at
+/// once; each open connection is read until its sender closes it or falls quiet (at most
+/// <see cref="TcpSourceOptions.StopReadTimeout"/>), its frames are finished, and stopping returns once every
+/// connection has handed its last item to the buffer.
 /// </summary>
 public sealed class TcpSource : IAsyncDisposable
 {
@@ -96,8 +97,9 @@ public sealed class TcpSource : IAsyncDisposable
     }
 
     /// <summary>
-    /// Stops accepting and reading, and waits until every connection has put its last frame into the buffer
-    /// (which may wait for the writers to make room). Idempotent.
+    /// Stops accepting, reads each connection to its end (see <see cref="TcpSourceOptions.StopReadTimeout"/>), and
+    /// waits until every connection has put its last frame into the buffer (which may wait for the writers to make
+    /// room). Idempotent.
     /// </summary>
     public async Task StopAsync()
     {
@@ -163,7 +165,7 @@ public sealed class TcpSource : IAsyncDisposable
             }
 
             socket.NoDelay = true;
-            var connection = new TcpConnection(socket, _buffer, _decoder, _options.MaxMessageBytes, _logger);
+            var connection = new TcpConnection(socket, _buffer, _decoder, _options, _time, _logger);
             var run = RunConnectionAsync(connection);
             _connections.TryAdd(connection, run);
             if (run.IsCompleted)

@@ -20,6 +20,18 @@ public sealed record TcpSourceOptions
     /// <summary>The listen backlog: connections the kernel queues before they are accepted. <value>The default is 512.</value></summary>
     public int Backlog { get; init; } = 512;
 
+    /// <summary>
+    /// On stop, the longest time spent reading connections whose senders are still sending. A sender that has
+    /// written everything and closed is read to its end well within it. <value>The default is 5 s.</value>
+    /// </summary>
+    public TimeSpan StopReadTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// On stop, a connection that delivers nothing for this long is done: an idle connection left open does not hold
+    /// the stop up. <value>The default is 250 ms.</value>
+    /// </summary>
+    public TimeSpan StopQuietPeriod { get; init; } = TimeSpan.FromMilliseconds(250);
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first value that is out of range.</summary>
     public void Validate()
     {
@@ -30,5 +42,7 @@ public sealed record TcpSourceOptions
 
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxMessageBytes, 1, nameof(MaxMessageBytes));
         ArgumentOutOfRangeException.ThrowIfLessThan(Backlog, 1, nameof(Backlog));
+        ArgumentOutOfRangeException.ThrowIfLessThan(StopReadTimeout, TimeSpan.Zero, nameof(StopReadTimeout));
+        ArgumentOutOfRangeException.ThrowIfLessThan(StopQuietPeriod, TimeSpan.Zero, nameof(StopQuietPeriod));
     }
 }

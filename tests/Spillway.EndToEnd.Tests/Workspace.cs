@@ -1,0 +1,87 @@
+using System.Globalization;
+using Microsoft.Data.Sqlite;
+
+namespace Spillway.EndToEnd.Tests;
+
+/// <summary>A directory of the test's own, holding the database.</summary>
+internal sealed class Workspace : IDisposable
+{
+    public Workspace()
+    {
+        Directory = Path.Combine(Path.GetTempPath(), "spillway-e2e", Guid.NewGuid().ToString("N"));
+        System.IO.Directory.CreateDirectory(Directory);
+    }
+
+    public string Directory { get; }
+
+    public string Database => Path.Combine(Directory, "spillway.db");
+
+    public SqliteConnection Connect()
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = Database, Pooling = false }.ToString());
+        connection.Open();
+        return connection;
+    }
+
+    public long Count(string table)
+    {
+        if (!File.Exists(Database))
+        {
+            return 0;
+        }
+
+        using var connection = Connect();
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT count(*) FROM {table}";
+        try
+        {
+            return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+        }
+        catch (SqliteException ex) when (ex.SqliteErrorCode == 1)
+        {
+            return 0; // no such table yet
+        }
+    }
+
+    public List<string> Messages()
+    {
+        using var connection = Connect();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT message FROM messages ORDER BY id";
+        using var reader = command.ExecuteReader();
+        var messages = new List<string>();
+        while (reader.Read())
+        {
+            messages.Add(reader.GetString(0));
+        }
+
+        return messages;
+    }
+
+    public List<string> RejectReasons()
+    {
+        using var connection = Connect();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT reason FROM rejects ORDER BY id";
+        using var reader = command.ExecuteReader();
+        var reasons = new List<string>();
+        while (reader.Read())
+        {
+            reasons.Add(reader.GetString(0));
+        }
+
+        return reasons;
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Left for the system's temp cleaner.
+        }
+    }
+}
