@@ -29,5 +29,6 @@ internal static class Program
         {
             ServeCommand.Create(),
             SendCommand.Create(openInput),
+            DemoCommand.Create(),
         };
 }

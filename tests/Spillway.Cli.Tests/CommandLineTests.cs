@@ -45,11 +45,37 @@ public sealed class CommandLineTests
     }
 
     [Fact]
+    public async Task Demo_list_names_every_scenario_and_a_scenario_runs_with_exit_0()
+    {
+        var (code, output, _) = await RunAsync("demo", "list");
+        Assert.Equal(0, code);
+        Assert.Equal(9, output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        Assert.StartsWith("thread ", output, StringComparison.Ordinal);
+
+        (code, output, _) = await RunAsync("demo", "race", "--step", "1ms");
+        Assert.Equal(0, code);
+        Assert.Contains("shown: 2 updates, final value 1", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Demo_options_are_validated()
+    {
+        var (code, _, error) = await RunAsync("demo", "queue-pipeline", "--capacity", "0");
+        Assert.NotEqual(0, code);
+        Assert.Contains("--capacity must be at least 1", error, StringComparison.Ordinal);
+
+        (code, _, error) = await RunAsync("demo", "lock", "--step", "fast");
+        Assert.NotEqual(0, code);
+        Assert.Contains("invalid value 'fast' for --step", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Help_lists_the_commands()
     {
         var (code, output, _) = await RunAsync("--help");
         Assert.Equal(0, code);
         Assert.Contains("serve", output, StringComparison.Ordinal);
         Assert.Contains("send", output, StringComparison.Ordinal);
+        Assert.Contains("demo", output, StringComparison.Ordinal);
     }
 }
