@@ -43,34 +43,23 @@ internal sealed class Workspace : IDisposable
         }
     }
 
-    public List<string> Messages()
+    public List<string> Messages() => Column("SELECT message FROM messages ORDER BY id");
+
+    public List<string> RejectReasons() => Column("SELECT reason FROM rejects ORDER BY id");
+
+    private List<string> Column(string sql)
     {
         using var connection = Connect();
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT message FROM messages ORDER BY id";
+        command.CommandText = sql;
         using var reader = command.ExecuteReader();
-        var messages = new List<string>();
+        var values = new List<string>();
         while (reader.Read())
         {
-            messages.Add(reader.GetString(0));
+            values.Add(reader.GetString(0));
         }
 
-        return messages;
-    }
-
-    public List<string> RejectReasons()
-    {
-        using var connection = Connect();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT reason FROM rejects ORDER BY id";
-        using var reader = command.ExecuteReader();
-        var reasons = new List<string>();
-        while (reader.Read())
-        {
-            reasons.Add(reader.GetString(0));
-        }
-
-        return reasons;
+        return values;
     }
 
     public void Dispose()

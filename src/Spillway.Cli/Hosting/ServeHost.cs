@@ -51,9 +51,7 @@ internal static class ServeHost
         services.AddSingleton(settings.Sqlite);
         services.AddSingleton<IngestBuffer>();
         services.AddSingleton<ISink, SqliteSink>();
-        services.AddSingleton(sp => new BatchWriter(
-            sp.GetRequiredService<IngestBuffer>(), sp.GetRequiredService<ISink>(), settings.Batch, sp.GetRequiredService<IngestStats>(),
-            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<BatchWriter>>()));
+        services.AddSingleton<BatchWriter>();
         services.AddSingleton<TcpSource>();
         services.AddSingleton<IngestService>();
         services.AddHostedService(sp => sp.GetRequiredService<IngestService>());
