@@ -4,8 +4,9 @@ namespace Spillway.Framing;
 
 /// <summary>
 /// Cuts a byte stream into frames, deciding each frame's framing on its own: <c>&lt;digits&gt; SP &lt;</c> starts an
-/// RFC 6587 octet-counted frame, anything else is a line ended by LF (a CR before the LF is dropped). Requiring the
-/// <c>&lt;</c> of a syslog PRI after the count avoids misreading plain lines that happen to start with a number.
+/// RFC 6587 octet-counted frame, anything else is a line ended by LF or NUL (a CR before it is dropped). Requiring
+/// the <c>&lt;</c> of a syslog PRI after the count avoids misreading plain lines that happen to start with a number.
+/// NUL ends a line because some senders (Python's <c>SysLogHandler</c> over TCP) end each message with NUL and no LF.
 /// </summary>
 /// <remarks>
 /// One framer per stream; it keeps state between calls (a frame being skipped, how far a line was searched), so a
@@ -16,6 +17,7 @@ namespace Spillway.Framing;
 public sealed class Framer
 {
     private const byte Lf = (byte)'\n';
+    private const byte Nul = 0;
     private const byte Cr = (byte)'\r';
     private const int MaxLengthDigits = 9;
 
@@ -81,7 +83,7 @@ public sealed class Framer
 
         if (_discardLine)
         {
-            var lf = buffer.PositionOf(Lf);
+            var lf = PositionOfLineEnd(buffer);
             if (lf is null)
             {
                 buffer = buffer.Slice(buffer.End);
@@ -166,10 +168,35 @@ public sealed class Framer
         return false;
     }
 
+    /// <summary>Where the first LF or NUL is, searched a segment at a time with the vectorised IndexOfAny.</summary>
+    private static SequencePosition? PositionOfLineEnd(in ReadOnlySequence<byte> buffer)
+    {
+        if (buffer.IsSingleSegment)
+        {
+            var index = buffer.FirstSpan.IndexOfAny(Lf, Nul);
+            return index < 0 ? null : buffer.GetPosition(index);
+        }
+
+        var position = buffer.Start;
+        var origin = position;
+        while (buffer.TryGet(ref position, out var memory))
+        {
+            var index = memory.Span.IndexOfAny(Lf, Nul);
+            if (index >= 0)
+            {
+                return buffer.GetPosition(index, origin);
+            }
+
+            origin = position;
+        }
+
+        return null;
+    }
+
     private bool TryReadLine(ref ReadOnlySequence<byte> buffer, bool isFinal, out Frame frame)
     {
         // Search only the bytes not searched before, so a long line arriving in small reads costs linear time.
-        var lf = buffer.Slice(_scanned).PositionOf(Lf);
+        var lf = PositionOfLineEnd(buffer.Slice(_scanned));
         if (lf is { } end)
         {
             var line = buffer.Slice(0, end);
