@@ -20,6 +20,13 @@ internal static partial class Log
     [LoggerMessage(EventId = EventIds.ConnectionFailed, Level = LogLevel.Error, Message = "TCP connection from {Peer} failed")]
     public static partial void ConnectionFailed(ILogger logger, Exception exception, string peer);
 
+    [LoggerMessage(EventId = EventIds.UdpReceiveBuffer, Level = LogLevel.Information,
+        Message = "UDP socket on {Endpoint} has a receive buffer of {Granted} bytes ({Requested} requested; Linux doubles the request and caps it at net.core.rmem_max)")]
+    public static partial void UdpReceiveBuffer(ILogger logger, IPEndPoint endpoint, int granted, int requested);
+
+    [LoggerMessage(EventId = EventIds.UdpReceiveFailed, Level = LogLevel.Error, Message = "Receiving UDP on {Endpoint} failed; receiving again in {Delay}")]
+    public static partial void UdpReceiveFailed(ILogger logger, Exception exception, IPEndPoint endpoint, TimeSpan delay);
+
     [LoggerMessage(EventId = EventIds.AcceptFailed, Level = LogLevel.Error,
         Message = "Accepting TCP connections on {Endpoint} failed; trying again in {Delay}")]
     public static partial void AcceptFailed(ILogger logger, Exception exception, EndPoint endpoint, TimeSpan delay);

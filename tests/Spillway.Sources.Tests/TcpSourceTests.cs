@@ -1,6 +1,10 @@
 using System.Net.Sockets;
 using System.Text;
+using Microsoft.Extensions.Logging.Abstractions;
+using Spillway.Diagnostics;
+using Spillway.Framing;
 using Spillway.Messages;
+using Spillway.Pipeline;
 using Spillway.Tcp;
 using Spillway.Testing;
 
@@ -15,7 +19,7 @@ public sealed class TcpSourceTests
     {
         const int Connections = 200;
         const int PerConnection = 300;
-        await using var harness = TcpHarness.Start();
+        await using var harness = SourceHarness.StartTcp();
         var random = new Random(3);
         var seeds = Enumerable.Range(0, Connections).Select(_ => random.Next()).ToArray();
 
@@ -58,7 +62,7 @@ public sealed class TcpSourceTests
     {
         const int Messages = 200_000; // 20 MB: far more than the kernel's socket buffers hold
         var sink = new RecordingSink { Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
-        await using var harness = TcpHarness.Start(maxMessages: 10, sink: sink);
+        await using var harness = SourceHarness.StartTcp(maxMessages: 10, sink: sink);
         using var socket = await harness.ConnectAsync();
         var line = Encoding.ASCII.GetBytes(new string('x', 95));
         var send = Task.Run(async () =>
@@ -96,9 +100,31 @@ public sealed class TcpSourceTests
     }
 
     [Fact]
+    public async Task With_the_drop_policy_a_full_buffer_drops_and_counts_instead_of_pushing_back()
+    {
+        const int Messages = 20_000;
+        var sink = new RecordingSink { Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
+        await using var harness = SourceHarness.StartTcp(maxMessages: 10, sink: sink, whenFull: FullPolicy.Drop);
+        using (var socket = await harness.ConnectAsync())
+        {
+            var lines = string.Concat(Enumerable.Range(0, Messages).Select(i => $"message {i}\n"));
+            await socket.SendAsync(Encoding.ASCII.GetBytes(lines), SocketFlags.None, Ct).AsTask().WaitAsync(TestTimeouts.Wait, Ct);
+            socket.Shutdown(SocketShutdown.Send);
+        }
+
+        // The writer is held, yet the sender was never blocked: all but the ten that fit were dropped and counted.
+        await Eventually.Until(() => harness.Stats.Accepted == Messages, "every message to be accepted or dropped");
+        Assert.Equal(Messages - 10, harness.Stats.Dropped);
+        sink.Gate.SetResult();
+        await harness.StopAsync();
+        Assert.Equal(10, harness.Stats.Stored);
+        Assert.Equal(harness.Stats.Accepted, harness.Stats.Stored + harness.Stats.Rejected + harness.Stats.Dropped);
+    }
+
+    [Fact]
     public async Task Stop_takes_what_arrived_finishes_the_frames_in_hand_and_keeps_a_partial_frame_as_truncated()
     {
-        await using var harness = TcpHarness.Start();
+        await using var harness = SourceHarness.StartTcp();
         using var socket = await harness.ConnectAsync();
         var complete = string.Concat(Enumerable.Range(0, 1000).Select(i => $"line {i}\n"));
         await socket.SendAsync(Encoding.ASCII.GetBytes(complete + "partial fra"), SocketFlags.None, Ct);
@@ -117,7 +143,7 @@ public sealed class TcpSourceTests
     [Fact]
     public async Task A_client_that_disconnects_mid_frame_leaves_a_truncated_reject()
     {
-        await using var harness = TcpHarness.Start();
+        await using var harness = SourceHarness.StartTcp();
         using (var socket = await harness.ConnectAsync())
         {
             await socket.SendAsync("whole\n40 <13>only part of it"u8.ToArray(), SocketFlags.None, Ct);
@@ -135,7 +161,7 @@ public sealed class TcpSourceTests
     [Fact]
     public async Task Bad_frames_become_rejects_with_their_bytes_and_the_good_ones_around_them_are_stored()
     {
-        await using var harness = TcpHarness.Start(maxMessageBytes: 16);
+        await using var harness = SourceHarness.StartTcp(maxMessageBytes: 16);
         using (var socket = await harness.ConnectAsync())
         {
             byte[] stream =
@@ -166,14 +192,13 @@ public sealed class TcpSourceTests
     [Fact]
     public async Task A_port_in_use_fails_start_with_a_message_naming_the_endpoint()
     {
-        await using var first = TcpHarness.Start();
+        await using var first = SourceHarness.StartTcp();
         var time = TimeProvider.System;
-        var stats = new Diagnostics.IngestStats();
-        var buffer = new Pipeline.IngestBuffer(new Pipeline.IngestBufferOptions(), stats);
-        var decoder = new Framing.FrameDecoder(stats,
-            new Diagnostics.BadInputLog(Microsoft.Extensions.Logging.Abstractions.NullLogger<Diagnostics.BadInputLog>.Instance, time), time);
-        await using var second = new TcpSource(new TcpSourceOptions { Endpoints = [first.Endpoint] }, buffer, decoder, time,
-            Microsoft.Extensions.Logging.Abstractions.NullLogger<TcpSource>.Instance);
+        var stats = new IngestStats();
+        var buffer = new IngestBuffer(new IngestBufferOptions(), stats);
+        var badInput = new BadInputLog(NullLogger<BadInputLog>.Instance, time);
+        await using var second = new TcpSource(new TcpSourceOptions { Endpoints = [first.Endpoint] }, buffer, new FrameDecoder(stats, badInput, time),
+            stats, badInput, time, NullLogger<TcpSource>.Instance);
 
         var error = Assert.Throws<ListenFailedException>(() => second.Start(Ct));
         Assert.Contains($"cannot listen on tcp {first.Endpoint}", error.Message, StringComparison.Ordinal);

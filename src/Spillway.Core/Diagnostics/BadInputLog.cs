@@ -4,9 +4,9 @@ using Spillway.Messages;
 namespace Spillway.Diagnostics;
 
 /// <summary>
-/// Logs bad input once per reason per interval, never once per message, so that a flood of garbage cannot flood
-/// the log. The first reject of a reason is logged at once; later ones are counted and reported in one line when
-/// the interval has passed.
+/// Logs bad or dropped input once per reason per interval, never once per message, so that a flood of garbage (or
+/// of datagrams into a full buffer) cannot flood the log. The first of a reason is logged at once; later ones are
+/// counted and reported in one line when the interval has passed.
 /// </summary>
 public sealed class BadInputLog
 {
@@ -14,7 +14,7 @@ public sealed class BadInputLog
     private readonly TimeProvider _time;
     private readonly TimeSpan _interval;
     private readonly Lock _gate = new();
-    private readonly ReasonState[] _reasons = new ReasonState[RejectReasonNames.All.Count];
+    private readonly Dictionary<string, ReasonState> _reasons = new(StringComparer.Ordinal);
 
     /// <summary>Creates the log.</summary>
     /// <param name="logger">Where the lines go.</param>
@@ -30,37 +30,34 @@ public sealed class BadInputLog
     }
 
     /// <summary>Reports one rejected frame.</summary>
-    public void Report(RejectReason reason, Transport transport, string peer, string detail)
+    public void Report(RejectReason reason, Transport transport, string peer, string detail) => Report(reason.ToName(), transport, peer, detail);
+
+    /// <summary>Reports one frame rejected or dropped for a reason such as <c>invalid-utf8</c> or <c>buffer-full</c>.</summary>
+    public void Report(string reason, Transport transport, string peer, string detail)
     {
         var now = _time.GetTimestamp();
         long suppressed;
         lock (_gate)
         {
-            ref var state = ref _reasons[(int)reason];
-            if (state.Logged && _time.GetElapsedTime(state.LastLogged, now) < _interval)
+            if (_reasons.TryGetValue(reason, out var state) && _time.GetElapsedTime(state.LastLogged, now) < _interval)
             {
-                state.Suppressed++;
+                _reasons[reason] = state with { Suppressed = state.Suppressed + 1 };
                 return;
             }
 
             suppressed = state.Suppressed;
-            state = new ReasonState { Logged = true, LastLogged = now };
+            _reasons[reason] = new ReasonState(now, 0);
         }
 
         if (suppressed == 0)
         {
-            Log.BadInput(_logger, reason, transport, peer, detail, _interval);
+            Log.BadInput(_logger, transport.ToName(), peer, reason, detail, _interval);
         }
         else
         {
-            Log.BadInputSuppressed(_logger, suppressed + 1, reason.ToName(), transport.ToName(), peer, detail);
+            Log.BadInputSuppressed(_logger, suppressed + 1, reason, transport.ToName(), peer, detail);
         }
     }
 
-    private struct ReasonState
-    {
-        public bool Logged;
-        public long LastLogged;
-        public long Suppressed;
-    }
+    private readonly record struct ReasonState(long LastLogged, long Suppressed);
 }

@@ -24,6 +24,8 @@ public static class EventIds
     public const int AcceptFailed = 2005;
     public const int BadInput = 2006;
     public const int BadInputSuppressed = 2007;
+    public const int UdpReceiveBuffer = 2008;
+    public const int UdpReceiveFailed = 2009;
 
     // 3xxx: writers and sinks
     public const int BatchWriteFailed = 3001;

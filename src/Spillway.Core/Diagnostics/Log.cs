@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Logging;
-using Spillway.Messages;
 
 namespace Spillway.Diagnostics;
 
@@ -14,13 +13,11 @@ internal static partial class Log
     public static partial void BatchWriteRecovered(ILogger logger, int count, int attempts);
 
     [LoggerMessage(EventId = EventIds.BadInput, Level = LogLevel.Warning,
-        Message = "Rejected {Transport} input from {Peer}: {Reason} ({Detail}); further '{Reason}' rejects are logged at most every {Interval}")]
+        Message = "Input from {Transport} {Peer}: {Reason} ({Detail}); further '{Reason}' are logged at most every {Interval}")]
     public static partial void BadInput(ILogger logger, string transport, string peer, string reason, string detail, TimeSpan interval);
 
     [LoggerMessage(EventId = EventIds.BadInputSuppressed, Level = LogLevel.Warning,
-        Message = "{Count} more '{Reason}' rejects since the last report; latest from {Transport} {Peer} ({Detail})")]
+        Message = "{Count} more '{Reason}' since the last report; latest from {Transport} {Peer} ({Detail})")]
     public static partial void BadInputSuppressed(ILogger logger, long count, string reason, string transport, string peer, string detail);
 
-    public static void BadInput(ILogger logger, RejectReason reason, Transport transport, string peer, string detail, TimeSpan interval)
-        => BadInput(logger, transport.ToName(), peer, reason.ToName(), detail, interval);
 }

@@ -3,13 +3,12 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Spillway.Framing;
 using Spillway.Messages;
-using Spillway.Pipeline;
 
 namespace Spillway.Tcp;
 
 /// <summary>
 /// One accepted connection: a fill loop moves socket bytes into a pipe, a read loop frames them and writes the
-/// items into the buffer. When the buffer is full the read loop waits, the pipe fills and pauses the fill loop,
+/// items into the buffer. When the buffer is full (and the policy is to wait) the read loop waits, the pipe fills and pauses the fill loop,
 /// the socket is no longer read, and TCP's window closes on the sender: backpressure with nothing dropped.
 /// </summary>
 internal sealed class TcpConnection
@@ -17,7 +16,7 @@ internal sealed class TcpConnection
     private const int ReadSize = 16 * 1024;
 
     private readonly Socket _socket;
-    private readonly IngestBuffer _buffer;
+    private readonly SourceWriter _writer;
     private readonly FrameDecoder _decoder;
     private readonly Framer _framer;
     private readonly TimeSpan _stopReadTimeout;
@@ -25,10 +24,10 @@ internal sealed class TcpConnection
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
-    public TcpConnection(Socket socket, IngestBuffer buffer, FrameDecoder decoder, TcpSourceOptions options, TimeProvider time, ILogger logger)
+    public TcpConnection(Socket socket, SourceWriter writer, FrameDecoder decoder, TcpSourceOptions options, TimeProvider time, ILogger logger)
     {
         _socket = socket;
-        _buffer = buffer;
+        _writer = writer;
         _decoder = decoder;
         _framer = new Framer(options.MaxMessageBytes);
         _stopReadTimeout = options.StopReadTimeout;
@@ -158,10 +157,9 @@ internal sealed class TcpConnection
                 {
                     while (_framer.TryRead(ref buffer, result.IsCompleted, out var frame))
                     {
-                        var item = _decoder.Decode(frame, Transport.Tcp, Peer, _framer.MaxMessageBytes);
-                        if (item is not null)
+                        if (_decoder.Decode(frame, Transport.Tcp, Peer, _framer.MaxMessageBytes) is { } item)
                         {
-                            await _buffer.WriteAsync(item, abort).ConfigureAwait(false);
+                            await _writer.WriteAsync(item, Peer, abort).ConfigureAwait(false);
                         }
                     }
                 }

@@ -2,7 +2,9 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using Spillway.Diagnostics;
 using Spillway.Framing;
+using Spillway.Messages;
 using Spillway.Pipeline;
 
 namespace Spillway.Tcp;
@@ -16,7 +18,7 @@ namespace Spillway.Tcp;
 public sealed class TcpSource : IAsyncDisposable
 {
     private readonly TcpSourceOptions _options;
-    private readonly IngestBuffer _buffer;
+    private readonly SourceWriter _writer;
     private readonly FrameDecoder _decoder;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -28,16 +30,20 @@ public sealed class TcpSource : IAsyncDisposable
     private int _state; // 0 new, 1 started, 2 stopping
 
     /// <summary>Creates the source; <see cref="Start"/> binds it.</summary>
-    public TcpSource(TcpSourceOptions options, IngestBuffer buffer, FrameDecoder decoder, TimeProvider time, ILogger<TcpSource> logger)
+    public TcpSource(
+        TcpSourceOptions options, IngestBuffer buffer, FrameDecoder decoder, IngestStats stats, BadInputLog badInput, TimeProvider time,
+        ILogger<TcpSource> logger)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(buffer);
         ArgumentNullException.ThrowIfNull(decoder);
+        ArgumentNullException.ThrowIfNull(stats);
+        ArgumentNullException.ThrowIfNull(badInput);
         ArgumentNullException.ThrowIfNull(time);
         ArgumentNullException.ThrowIfNull(logger);
         options.Validate();
         _options = options;
-        _buffer = buffer;
+        _writer = new SourceWriter(buffer, stats, badInput, options.WhenFull, Transport.Tcp);
         _decoder = decoder;
         _time = time;
         _logger = logger;
@@ -165,7 +171,7 @@ public sealed class TcpSource : IAsyncDisposable
             }
 
             socket.NoDelay = true;
-            var connection = new TcpConnection(socket, _buffer, _decoder, _options, _time, _logger);
+            var connection = new TcpConnection(socket, _writer, _decoder, _options, _time, _logger);
             var run = RunConnectionAsync(connection);
             _connections.TryAdd(connection, run);
             if (run.IsCompleted)

@@ -1,4 +1,5 @@
 using System.Net;
+using Spillway.Pipeline;
 
 namespace Spillway.Tcp;
 
@@ -11,7 +12,7 @@ public sealed record TcpSourceOptions
     /// <summary>The default of <see cref="MaxMessageBytes"/>: 64 KiB.</summary>
     public const int DefaultMaxMessageBytes = 64 * 1024;
 
-    /// <summary>Endpoints to listen on; port 0 picks a free port. <value>The default is 127.0.0.1:5514.</value></summary>
+    /// <summary>Endpoints to listen on (none turns the source off); port 0 picks a free port. <value>The default is 127.0.0.1:5514.</value></summary>
     public IReadOnlyList<IPEndPoint> Endpoints { get; init; } = [DefaultEndpoint];
 
     /// <summary>The largest frame accepted whole; longer ones are cut and kept as rejects. <value>The default is 64 KiB.</value></summary>
@@ -19,6 +20,13 @@ public sealed record TcpSourceOptions
 
     /// <summary>The listen backlog: connections the kernel queues before they are accepted. <value>The default is 512.</value></summary>
     public int Backlog { get; init; } = 512;
+
+    /// <summary>
+    /// What a frame that finds the buffer full gets: <see cref="FullPolicy.Wait"/> stops reading the connection, so
+    /// TCP pushes back on the sender and nothing is lost; <see cref="FullPolicy.Drop"/> reads on and drops (and counts)
+    /// what does not fit, for senders that must never block. <value>The default is <see cref="FullPolicy.Wait"/>.</value>
+    /// </summary>
+    public FullPolicy WhenFull { get; init; } = FullPolicy.Wait;
 
     /// <summary>
     /// On stop, the longest time spent reading connections whose senders are still sending. A sender that has
@@ -35,9 +43,9 @@ public sealed record TcpSourceOptions
     /// <summary>Throws <see cref="ArgumentException"/> naming the first value that is out of range.</summary>
     public void Validate()
     {
-        if (Endpoints is null || Endpoints.Count == 0)
+        if (Endpoints is null)
         {
-            throw new ArgumentException("At least one endpoint is needed.", nameof(Endpoints));
+            throw new ArgumentException("The endpoint list is missing.", nameof(Endpoints));
         }
 
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxMessageBytes, 1, nameof(MaxMessageBytes));

@@ -1,0 +1,213 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Spillway.Diagnostics;
+using Spillway.Framing;
+using Spillway.Messages;
+using Spillway.Pipeline;
+using Spillway.Tcp;
+
+namespace Spillway.Udp;
+
+/// <summary>
+/// Listens for syslog over UDP: one datagram is one message (a trailing LF, CR or NUL is trimmed). A datagram that
+/// finds the buffer full is dropped and counted (<c>buffer-full</c>), or, with <see cref="FullPolicy.Wait"/>, waits.
+/// Stopping reads what is still arriving until the socket falls quiet, then returns.
+/// </summary>
+public sealed class UdpSource : IAsyncDisposable
+{
+    private const int MaxDatagram = 65_536;
+
+    private readonly UdpSourceOptions _options;
+    private readonly SourceWriter _writer;
+    private readonly FrameDecoder _decoder;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Socket> _sockets = [];
+    private readonly List<Task> _loops = [];
+    private CancellationToken _abort;
+    private int _state; // 0 new, 1 started, 2 stopping
+
+    /// <summary>Creates the source; <see cref="Start"/> binds it.</summary>
+    public UdpSource(
+        UdpSourceOptions options, IngestBuffer buffer, FrameDecoder decoder, IngestStats stats, BadInputLog badInput, TimeProvider time,
+        ILogger<UdpSource> logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(buffer);
+        ArgumentNullException.ThrowIfNull(decoder);
+        ArgumentNullException.ThrowIfNull(stats);
+        ArgumentNullException.ThrowIfNull(badInput);
+        ArgumentNullException.ThrowIfNull(time);
+        ArgumentNullException.ThrowIfNull(logger);
+        options.Validate();
+        _options = options;
+        _writer = new SourceWriter(buffer, stats, badInput, options.WhenFull, Transport.Udp);
+        _decoder = decoder;
+        _time = time;
+        _logger = logger;
+    }
+
+    /// <summary>The endpoints actually bound, once started.</summary>
+    public IReadOnlyList<IPEndPoint> BoundEndpoints { get; private set; } = [];
+
+    /// <summary>Binds every endpoint and starts receiving. Fails, binding nothing, if any endpoint cannot be bound.</summary>
+    /// <param name="abort">Cancels waits for buffer room (with <see cref="FullPolicy.Wait"/>) on a forced stop.</param>
+    /// <exception cref="ListenFailedException">An endpoint cannot be bound.</exception>
+    public IReadOnlyList<IPEndPoint> Start(CancellationToken abort)
+    {
+        if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
+        {
+            throw new InvalidOperationException("The UDP source was already started.");
+        }
+
+        _abort = abort;
+        try
+        {
+            foreach (var endpoint in _options.Endpoints)
+            {
+                var socket = new Socket(endpoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+                _sockets.Add(socket);
+                try
+                {
+                    socket.ReceiveBufferSize = _options.ReceiveBufferBytes;
+                    socket.Bind(endpoint);
+                }
+                catch (SocketException ex)
+                {
+                    throw new ListenFailedException("udp", endpoint, ex);
+                }
+            }
+        }
+        catch
+        {
+            foreach (var socket in _sockets)
+            {
+                socket.Dispose();
+            }
+
+            throw;
+        }
+
+        BoundEndpoints = [.. _sockets.Select(s => (IPEndPoint)s.LocalEndPoint!)];
+        foreach (var socket in _sockets)
+        {
+            Log.UdpReceiveBuffer(_logger, (IPEndPoint)socket.LocalEndPoint!, socket.ReceiveBufferSize, _options.ReceiveBufferBytes);
+            _loops.Add(ReceiveLoopAsync(socket));
+        }
+
+        return BoundEndpoints;
+    }
+
+    /// <summary>Stops receiving once the sockets fall quiet (or the stop's read time is spent), and closes them. Idempotent.</summary>
+    public async Task StopAsync()
+    {
+        if (Interlocked.Exchange(ref _state, 2) != 1)
+        {
+            return;
+        }
+
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await Task.WhenAll(_loops).ConfigureAwait(false);
+    }
+
+    /// <summary>Stops the source if it is running and releases it.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        foreach (var socket in _sockets)
+        {
+            socket.Dispose();
+        }
+
+        _stop.Dispose();
+    }
+
+    private async Task ReceiveLoopAsync(Socket socket)
+    {
+        // Yield first so Start returns before the first receive.
+        await Task.Yield();
+        var endpoint = (IPEndPoint)socket.LocalEndPoint!;
+        var datagram = GC.AllocateUninitializedArray<byte>(Math.Max(MaxDatagram, _options.MaxMessageBytes + 1), pinned: true);
+        var address = new SocketAddress(socket.AddressFamily);
+        var peers = new PeerNames();
+        var backoff = new Backoff(TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(5));
+        var failures = 0;
+        long? stoppedAt = null;
+        try
+        {
+            while (true)
+            {
+                int received;
+                using var quiet = stoppedAt is null ? null : new CancellationTokenSource(QuietFor(stoppedAt.Value), _time);
+                try
+                {
+                    received = await socket.ReceiveFromAsync(datagram, SocketFlags.None, address, quiet?.Token ?? _stop.Token)
+                        .ConfigureAwait(false);
+                    failures = 0;
+                }
+                catch (OperationCanceledException) when (stoppedAt is null && _stop.IsCancellationRequested)
+                {
+                    // Stop: from now on, read only what is still arriving, until the socket falls quiet.
+                    stoppedAt = _time.GetTimestamp();
+                    continue;
+                }
+                catch (OperationCanceledException) when (quiet is not null)
+                {
+                    return;
+                }
+                catch (SocketException ex)
+                {
+                    // The socket stays bound; wait a little and receive again rather than lose the listener.
+                    var delay = backoff.Delay(++failures);
+                    Log.UdpReceiveFailed(_logger, ex, endpoint, delay);
+                    await Task.Delay(delay, _time, stoppedAt is null ? _stop.Token : CancellationToken.None).ConfigureAwait(false);
+                    continue;
+                }
+
+                var peer = peers.Of(address);
+                if (Decode(datagram.AsSpan(0, received), peer) is { } item)
+                {
+                    await _writer.WriteAsync(item, peer, _abort).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (_abort.IsCancellationRequested || _stop.IsCancellationRequested)
+        {
+            // A forced stop while waiting for room (that datagram was never accepted), or a stop during a backoff.
+        }
+    }
+
+    private IngestItem? Decode(ReadOnlySpan<byte> datagram, string peer) =>
+        _decoder.Decode(datagram.TrimEnd("\n\r\0"u8), Transport.Udp, peer, _options.MaxMessageBytes);
+
+    private TimeSpan QuietFor(long stoppedAt)
+    {
+        var left = _options.StopReadTimeout - _time.GetElapsedTime(stoppedAt);
+        return left <= TimeSpan.Zero ? TimeSpan.Zero : left < _options.StopQuietPeriod ? left : _options.StopQuietPeriod;
+    }
+
+    /// <summary>The sender's <c>ip:port</c>, formatted once per sender rather than once per datagram.</summary>
+    private sealed class PeerNames
+    {
+        private SocketAddress? _last;
+        private string _name = "";
+
+        public string Of(SocketAddress address)
+        {
+            if (_last is null || !_last.Equals(address))
+            {
+                _last = new SocketAddress(address.Family, address.Size);
+                address.Buffer.CopyTo(_last.Buffer);
+                _name = _last.Family switch
+                {
+                    AddressFamily.InterNetwork => ((IPEndPoint)new IPEndPoint(IPAddress.Any, 0).Create(_last)).ToString(),
+                    _ => ((IPEndPoint)new IPEndPoint(IPAddress.IPv6Any, 0).Create(_last)).ToString(),
+                };
+            }
+
+            return _name;
+        }
+    }
+}

@@ -1,0 +1,100 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging.Abstractions;
+using Spillway.Diagnostics;
+using Spillway.Framing;
+using Spillway.Pipeline;
+using Spillway.Tcp;
+using Spillway.Testing;
+using Spillway.Udp;
+
+namespace Spillway.Sources.Tests;
+
+/// <summary>A TCP or UDP source on 127.0.0.1 with an OS-chosen port, feeding a real buffer and batch writer.</summary>
+internal sealed class SourceHarness : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _abort = new();
+    private readonly Task _writer;
+    private readonly BadInputLog _badInput;
+    private readonly FrameDecoder _decoder;
+    private TcpSource? _tcp;
+    private UdpSource? _udp;
+    private bool _stopped;
+
+    private SourceHarness(int maxMessages, RecordingSink sink)
+    {
+        Sink = sink;
+        Buffer = new IngestBuffer(new IngestBufferOptions { MaxMessages = maxMessages }, Stats);
+        _badInput = new BadInputLog(NullLogger<BadInputLog>.Instance, TimeProvider.System);
+        _decoder = new FrameDecoder(Stats, _badInput, TimeProvider.System);
+        var writer = new BatchWriter(Buffer, sink, new BatchWriterOptions { BatchSize = Math.Min(1000, maxMessages), Linger = TimeSpan.Zero },
+            Stats, TimeProvider.System, NullLogger<BatchWriter>.Instance);
+        _writer = writer.RunAsync(_abort.Token);
+    }
+
+    public IngestStats Stats { get; } = new();
+
+    public IngestBuffer Buffer { get; }
+
+    public RecordingSink Sink { get; }
+
+    public IPEndPoint Endpoint { get; private set; } = null!;
+
+    public static SourceHarness StartTcp(
+        int maxMessages = 100_000, int maxMessageBytes = 64 * 1024, RecordingSink? sink = null, FullPolicy whenFull = FullPolicy.Wait)
+    {
+        var harness = new SourceHarness(maxMessages, sink ?? new RecordingSink());
+        harness._tcp = new TcpSource(
+            new TcpSourceOptions { Endpoints = [new IPEndPoint(IPAddress.Loopback, 0)], MaxMessageBytes = maxMessageBytes, WhenFull = whenFull },
+            harness.Buffer, harness._decoder, harness.Stats, harness._badInput, TimeProvider.System, NullLogger<TcpSource>.Instance);
+        harness.Endpoint = harness._tcp.Start(harness._abort.Token)[0];
+        return harness;
+    }
+
+    public static SourceHarness StartUdp(
+        int maxMessages = 100_000, int maxMessageBytes = 64 * 1024, RecordingSink? sink = null, FullPolicy whenFull = FullPolicy.Drop)
+    {
+        var harness = new SourceHarness(maxMessages, sink ?? new RecordingSink());
+        harness._udp = new UdpSource(
+            new UdpSourceOptions { Endpoints = [new IPEndPoint(IPAddress.Loopback, 0)], MaxMessageBytes = maxMessageBytes, WhenFull = whenFull },
+            harness.Buffer, harness._decoder, harness.Stats, harness._badInput, TimeProvider.System, NullLogger<UdpSource>.Instance);
+        harness.Endpoint = harness._udp.Start(harness._abort.Token)[0];
+        return harness;
+    }
+
+    public async Task<Socket> ConnectAsync()
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(Endpoint, TestContext.Current.CancellationToken).AsTask().WaitAsync(TestTimeouts.Wait);
+        return socket;
+    }
+
+    /// <summary>Stops the source the way serve does, completes the buffer and waits for the writer to drain it.</summary>
+    public async Task StopAsync()
+    {
+        _stopped = true;
+        await Task.WhenAll(_tcp?.StopAsync() ?? Task.CompletedTask, _udp?.StopAsync() ?? Task.CompletedTask).WaitAsync(TestTimeouts.Wait);
+        Buffer.Complete();
+        await _writer.WaitAsync(TestTimeouts.Wait);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_stopped)
+        {
+            await _abort.CancelAsync();
+        }
+
+        if (_tcp is not null)
+        {
+            await _tcp.DisposeAsync();
+        }
+
+        if (_udp is not null)
+        {
+            await _udp.DisposeAsync();
+        }
+
+        _abort.Dispose();
+    }
+}
