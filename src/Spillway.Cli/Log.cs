@@ -7,7 +7,7 @@ namespace Spillway.Cli;
 internal static partial class Log
 {
     [LoggerMessage(EventId = EventIds.Listening, Level = LogLevel.Information, Message = "Listening on {Transport} {Endpoint}")]
-    public static partial void Listening(ILogger logger, string transport, System.Net.IPEndPoint endpoint);
+    public static partial void Listening(ILogger logger, Spillway.Messages.Transport transport, System.Net.IPEndPoint endpoint);
 
     [LoggerMessage(EventId = EventIds.Stopping, Level = LogLevel.Information,
         Message = "{Signal} received: no new input; draining what was accepted (a second signal forces the stop)")]

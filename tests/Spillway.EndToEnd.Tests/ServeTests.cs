@@ -93,7 +93,7 @@ public sealed class ServeTests
     public async Task A_database_that_cannot_be_opened_fails_start_with_exit_1_and_the_reason()
     {
         using var workspace = new Workspace();
-        await using var serve = SpillwayProcess.Start(workspace.Directory, ["serve", "--listen-tcp", "127.0.0.1:0", "--sqlite", workspace.Directory]);
+        await using var serve = SpillwayProcess.Start(workspace.Directory, ["serve", "--listen-tcp", "127.0.0.1:0", "--listen-udp", "none", "--sqlite", workspace.Directory]);
         Assert.Equal(1, await serve.WaitForExitAsync());
         Assert.Contains($"spillway serve: cannot open SQLite database '{workspace.Directory}'", serve.Error, StringComparison.Ordinal);
         Assert.DoesNotContain(serve.OutputLines, l => l.StartsWith("listening", StringComparison.Ordinal));
@@ -137,8 +137,9 @@ public sealed class ServeTests
         Assert.Equal(new SpillwayProcess.Summary(3, 3, 0, 0), serve.ReadSummary());
     }
 
-    private static SpillwayProcess StartServe(Workspace workspace, params string[] extra) =>
-        SpillwayProcess.Start(workspace.Directory, ["serve", "--listen-tcp", "127.0.0.1:0", "--sqlite", workspace.Database, .. extra]);
+    internal static SpillwayProcess StartServe(Workspace workspace, params string[] extra) =>
+        SpillwayProcess.Start(workspace.Directory,
+            ["serve", "--listen-tcp", "127.0.0.1:0", "--listen-udp", "127.0.0.1:0", "--sqlite", workspace.Database, .. extra]);
 
     /// <summary>
     /// Nothing accepted is lost or doubled: the totals add up, the tables hold exactly what the summary says, and

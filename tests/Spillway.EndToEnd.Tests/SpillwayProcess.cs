@@ -15,7 +15,7 @@ internal sealed partial class SpillwayProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _output = new();
     private readonly ConcurrentQueue<string> _error = new();
-    private readonly TaskCompletionSource<IPEndPoint> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ConcurrentDictionary<string, TaskCompletionSource<IPEndPoint>> _listening = new();
 
     private SpillwayProcess(Process process)
     {
@@ -24,14 +24,18 @@ internal sealed partial class SpillwayProcess : IAsyncDisposable
         {
             if (e.Data is null)
             {
-                _listening.TrySetException(new InvalidOperationException("spillway exited before it listened:\n" + Error));
+                foreach (var waiting in _listening.Values)
+                {
+                    waiting.TrySetException(new InvalidOperationException("spillway exited before it listened:\n" + Error));
+                }
+
                 return;
             }
 
             _output.Enqueue(e.Data);
-            if (e.Data.StartsWith("listening tcp ", StringComparison.Ordinal))
+            if (e.Data.Split(' ') is ["listening", var transport, var endpoint])
             {
-                _listening.TrySetResult(IPEndPoint.Parse(e.Data["listening tcp ".Length..]));
+                Listener(transport).TrySetResult(IPEndPoint.Parse(endpoint));
             }
         };
         process.ErrorDataReceived += (_, e) =>
@@ -82,7 +86,9 @@ internal sealed partial class SpillwayProcess : IAsyncDisposable
         return spillway;
     }
 
-    public async Task<IPEndPoint> ListeningAsync() => await _listening.Task.WaitAsync(TestTimeouts.Wait, TestContext.Current.CancellationToken);
+    /// <summary>The endpoint of the <c>listening TRANSPORT HOST:PORT</c> line, once serve has printed it.</summary>
+    public async Task<IPEndPoint> ListeningAsync(string transport = "tcp") =>
+        await Listener(transport).Task.WaitAsync(TestTimeouts.Wait, TestContext.Current.CancellationToken);
 
     public void Signal(int signal)
     {
@@ -133,6 +139,9 @@ internal sealed partial class SpillwayProcess : IAsyncDisposable
 
         _process.Dispose();
     }
+
+    private TaskCompletionSource<IPEndPoint> Listener(string transport) =>
+        _listening.GetOrAdd(transport, _ => new TaskCompletionSource<IPEndPoint>(TaskCreationOptions.RunContinuationsAsynchronously));
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int Kill(int pid, int signal);

@@ -45,6 +45,22 @@ internal sealed class Workspace : IDisposable
 
     public List<string> Messages() => Column("SELECT message FROM messages ORDER BY id");
 
+    /// <summary>Every message row, its columns by name (NULL as null), in the order stored.</summary>
+    public List<Dictionary<string, object?>> MessageRows()
+    {
+        using var connection = Connect();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT * FROM messages ORDER BY id";
+        using var reader = command.ExecuteReader();
+        var rows = new List<Dictionary<string, object?>>();
+        while (reader.Read())
+        {
+            rows.Add(Enumerable.Range(0, reader.FieldCount).ToDictionary(reader.GetName, i => reader.IsDBNull(i) ? null : reader.GetValue(i)));
+        }
+
+        return rows;
+    }
+
     public List<string> RejectReasons() => Column("SELECT reason FROM rejects ORDER BY id");
 
     private List<string> Column(string sql)

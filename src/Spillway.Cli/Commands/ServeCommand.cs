@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Spillway.Cli.Hosting;
 using Spillway.Diagnostics;
+using Spillway.Messages;
 using Spillway.Pipeline;
 using Spillway.Sinks;
 using Spillway.Tcp;
@@ -30,8 +31,15 @@ internal static class ServeCommand
             HelpName = "FILE",
         };
         var listenTcp = Flag<string[]>(ServeKeys.ListenTcp, "HOST:PORT",
-            "Listen for TCP syslog (LF or octet-counted) here; repeatable; port 0 picks a free port [default: 127.0.0.1:5514]");
-        listenTcp.AllowMultipleArgumentsPerToken = false;
+            "Listen for TCP syslog (LF or octet-counted) here; repeatable; port 0 picks a free port; none turns TCP off [default: 127.0.0.1:5514]");
+        var listenUdp = Flag<string[]>(ServeKeys.ListenUdp, "HOST:PORT",
+            "Listen for UDP syslog (one datagram, one message) here; repeatable; none turns UDP off [default: 127.0.0.1:5514]");
+        var tcpWhenFull = Flag<string>(ServeKeys.TcpWhenFull, "wait|drop",
+            "When the buffer is full, TCP waits (pushing back on senders) or drops and counts [default: wait]");
+        var udpWhenFull = Flag<string>(ServeKeys.UdpWhenFull, "drop|wait",
+            "When the buffer is full, UDP drops and counts, or stops reading (the kernel then drops, uncounted) [default: drop]");
+        var udpReceiveBuffer = Flag<string>(ServeKeys.UdpReceiveBuffer, "SIZE",
+            "The UDP socket's receive buffer (SO_RCVBUF, capped by net.core.rmem_max) [default: 4MiB]");
         var sqlite = Flag<string>(ServeKeys.Sqlite, "PATH", "The SQLite database file, created if missing [default: spillway.db]");
         var synchronous = Flag<string>(ServeKeys.SqliteSynchronous, "MODE",
             "SQLite PRAGMA synchronous: off, normal or full; normal survives any process crash in WAL mode [default: normal]");
@@ -51,7 +59,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Listen for messages and store them in the database; SIGINT or SIGTERM drains and stops")
         {
-            config, listenTcp, sqlite, synchronous, maxMessages, maxBytes, maxMessageBytes, batchSize, batchLinger, stopReadTimeout,
+            config, listenTcp, listenUdp, tcpWhenFull, udpWhenFull, udpReceiveBuffer, sqlite, synchronous, maxMessages, maxBytes, maxMessageBytes, batchSize, batchLinger, stopReadTimeout,
         };
 
         command.SetAction(async (parseResult, cancellationToken) =>
@@ -59,16 +67,20 @@ internal static class ServeCommand
             var output = parseResult.InvocationConfiguration.Output;
             var error = parseResult.InvocationConfiguration.Error;
             var flags = new Dictionary<string, IReadOnlyList<string>>();
-            if (parseResult.GetValue(listenTcp) is { Length: > 0 } endpoints)
+            foreach (var (option, key) in new[] { (listenTcp, ServeKeys.ListenTcp), (listenUdp, ServeKeys.ListenUdp) })
             {
-                flags[ServeKeys.ListenTcp.ConfigKey] = endpoints;
+                if (parseResult.GetValue(option) is { Length: > 0 } endpoints)
+                {
+                    flags[key.ConfigKey] = endpoints;
+                }
             }
 
             foreach (var (option, key) in new[]
             {
                 (sqlite, ServeKeys.Sqlite), (synchronous, ServeKeys.SqliteSynchronous), (maxMessages, ServeKeys.MaxBufferMessages),
                 (maxBytes, ServeKeys.MaxBufferBytes), (maxMessageBytes, ServeKeys.MaxMessageBytes), (batchSize, ServeKeys.BatchSize),
-                (batchLinger, ServeKeys.BatchLinger), (stopReadTimeout, ServeKeys.StopReadTimeout),
+                (batchLinger, ServeKeys.BatchLinger), (stopReadTimeout, ServeKeys.StopReadTimeout), (tcpWhenFull, ServeKeys.TcpWhenFull),
+                (udpWhenFull, ServeKeys.UdpWhenFull), (udpReceiveBuffer, ServeKeys.UdpReceiveBuffer),
             })
             {
                 if (parseResult.GetValue(option) is { } value)
@@ -115,9 +127,9 @@ internal static class ServeCommand
             return ExitCodes.StartFailed;
         }
 
-        foreach (var endpoint in service.TcpEndpoints)
+        foreach (var (transport, endpoint) in service.Listening)
         {
-            await output.WriteLineAsync($"listening tcp {endpoint}");
+            await output.WriteLineAsync($"listening {transport.ToName()} {endpoint}");
         }
 
         await output.FlushAsync(cancellationToken);

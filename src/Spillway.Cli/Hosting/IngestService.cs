@@ -1,9 +1,10 @@
+using System.Net;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Spillway.Diagnostics;
+using Spillway.Messages;
 using Spillway.Pipeline;
 using Spillway.Sinks;
-using Spillway.Tcp;
 
 namespace Spillway.Cli.Hosting;
 
@@ -15,7 +16,7 @@ namespace Spillway.Cli.Hosting;
 internal sealed class IngestService(
     ISink sink,
     BatchWriter writer,
-    TcpSource tcp,
+    IEnumerable<ISource> sources,
     IngestBuffer buffer,
     IngestStats stats,
     ShutdownControl shutdown,
@@ -24,10 +25,13 @@ internal sealed class IngestService(
     ILogger<IngestService> logger) : IHostedService
 {
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(2);
+    private readonly ISource[] _sources = [.. sources];
+    private readonly List<(Transport Transport, IPEndPoint Endpoint)> _listening = [];
     private Task _writer = Task.CompletedTask;
     private int _stopped;
 
-    public IReadOnlyList<System.Net.IPEndPoint> TcpEndpoints => tcp.BoundEndpoints;
+    /// <summary>Every endpoint listened on, in the order the sources were started.</summary>
+    public IReadOnlyList<(Transport Transport, IPEndPoint Endpoint)> Listening => _listening;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -35,9 +39,13 @@ internal sealed class IngestService(
         _writer = RunWriterAsync();
         try
         {
-            foreach (var endpoint in tcp.Start(shutdown.AbortToken))
+            foreach (var source in _sources)
             {
-                Log.Listening(logger, "tcp", endpoint);
+                foreach (var endpoint in source.Start(shutdown.AbortToken))
+                {
+                    _listening.Add((source.Transport, endpoint));
+                    Log.Listening(logger, source.Transport, endpoint);
+                }
             }
         }
         catch
@@ -56,7 +64,13 @@ internal sealed class IngestService(
 
         try
         {
-            await tcp.DisposeAsync();
+            // Every source hands in what it holds before the buffer is told that no more will come.
+            await Task.WhenAll(_sources.Select(s => s.StopAsync()));
+            foreach (var source in _sources)
+            {
+                await source.DisposeAsync();
+            }
+
             buffer.Complete();
             await WithProgressAsync(_writer);
             Log.Drained(logger, stats.Accepted, stats.Stored, stats.Rejected, stats.Dropped);

@@ -9,6 +9,7 @@ using Spillway.Pipeline;
 using Spillway.Sinks;
 using Spillway.Sinks.Sqlite;
 using Spillway.Tcp;
+using Spillway.Udp;
 
 namespace Spillway.Cli.Hosting;
 
@@ -48,11 +49,13 @@ internal static class ServeHost
         services.AddSingleton(settings.Buffer);
         services.AddSingleton(settings.Batch);
         services.AddSingleton(settings.Tcp);
+        services.AddSingleton(settings.Udp);
         services.AddSingleton(settings.Sqlite);
         services.AddSingleton<IngestBuffer>();
         services.AddSingleton<ISink, SqliteSink>();
         services.AddSingleton<BatchWriter>();
-        services.AddSingleton<TcpSource>();
+        services.AddSingleton<ISource, TcpSource>();
+        services.AddSingleton<ISource, UdpSource>();
         services.AddSingleton<IngestService>();
         services.AddHostedService(sp => sp.GetRequiredService<IngestService>());
         return builder.Build();

@@ -11,6 +11,10 @@ internal sealed record ServeKey(string Flag, string ConfigKey)
 internal static class ServeKeys
 {
     public static readonly ServeKey ListenTcp = new("--listen-tcp", "ListenTcp");
+    public static readonly ServeKey ListenUdp = new("--listen-udp", "ListenUdp");
+    public static readonly ServeKey TcpWhenFull = new("--tcp-when-full", "TcpWhenFull");
+    public static readonly ServeKey UdpWhenFull = new("--udp-when-full", "UdpWhenFull");
+    public static readonly ServeKey UdpReceiveBuffer = new("--udp-receive-buffer", "UdpReceiveBuffer");
     public static readonly ServeKey Sqlite = new("--sqlite", "Sqlite");
     public static readonly ServeKey SqliteSynchronous = new("--sqlite-synchronous", "SqliteSynchronous");
     public static readonly ServeKey MaxBufferMessages = new("--max-buffer-messages", "MaxBufferMessages");

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Spillway.Pipeline;
 using Spillway.Sinks.Sqlite;
 using Spillway.Tcp;
+using Spillway.Udp;
 
 namespace Spillway.Cli.Hosting;
 
@@ -16,6 +17,14 @@ internal sealed record ServeSettings
 {
     public required IReadOnlyList<IPEndPoint> ListenTcp { get; init; }
 
+    public required IReadOnlyList<IPEndPoint> ListenUdp { get; init; }
+
+    public required FullPolicy TcpWhenFull { get; init; }
+
+    public required FullPolicy UdpWhenFull { get; init; }
+
+    public required int UdpReceiveBuffer { get; init; }
+
     public required SqliteSinkOptions Sqlite { get; init; }
 
     public required IngestBufferOptions Buffer { get; init; }
@@ -26,7 +35,16 @@ internal sealed record ServeSettings
 
     public required TimeSpan StopReadTimeout { get; init; }
 
-    public TcpSourceOptions Tcp => new() { Endpoints = ListenTcp, MaxMessageBytes = MaxMessageBytes, StopReadTimeout = StopReadTimeout };
+    public TcpSourceOptions Tcp => new()
+    {
+        Endpoints = ListenTcp, MaxMessageBytes = MaxMessageBytes, StopReadTimeout = StopReadTimeout, WhenFull = TcpWhenFull,
+    };
+
+    public UdpSourceOptions Udp => new()
+    {
+        Endpoints = ListenUdp, MaxMessageBytes = MaxMessageBytes, StopReadTimeout = StopReadTimeout, WhenFull = UdpWhenFull,
+        ReceiveBufferBytes = UdpReceiveBuffer,
+    };
 
     /// <summary>Reads and validates the settings.</summary>
     /// <param name="configuration">The file and environment layers.</param>
@@ -40,6 +58,10 @@ internal sealed record ServeSettings
         var settings = new ServeSettings
         {
             ListenTcp = reader.Endpoints(ServeKeys.ListenTcp, [TcpSourceOptions.DefaultEndpoint]),
+            ListenUdp = reader.Endpoints(ServeKeys.ListenUdp, [UdpSourceOptions.DefaultEndpoint]),
+            TcpWhenFull = reader.Enum(ServeKeys.TcpWhenFull, FullPolicy.Wait),
+            UdpWhenFull = reader.Enum(ServeKeys.UdpWhenFull, FullPolicy.Drop),
+            UdpReceiveBuffer = (int)reader.ByteSize(ServeKeys.UdpReceiveBuffer, UdpSourceOptions.DefaultReceiveBufferBytes, 1024, int.MaxValue),
             Sqlite = new SqliteSinkOptions
             {
                 Path = reader.Text(ServeKeys.Sqlite, SqliteSinkOptions.DefaultPath),
@@ -58,6 +80,12 @@ internal sealed record ServeSettings
             },
             StopReadTimeout = reader.Duration(ServeKeys.StopReadTimeout, tcpDefaults.StopReadTimeout, TimeSpan.Zero, TimeSpan.FromHours(1)),
         };
+
+        if (settings.ListenTcp.Count == 0 && settings.ListenUdp.Count == 0)
+        {
+            throw new SettingsException(
+                $"nothing to listen on: {ServeKeys.ListenTcp.Flag} and {ServeKeys.ListenUdp.Flag} are both 'none'");
+        }
 
         if (settings.MaxMessageBytes > settings.Buffer.MaxBytes)
         {
@@ -122,12 +150,17 @@ internal sealed record ServeSettings
                 return fallback;
             }
 
+            if (values is [var only] && string.Equals(only.Trim(), "none", StringComparison.OrdinalIgnoreCase))
+            {
+                return []; // the listener is off
+            }
+
             var endpoints = new List<IPEndPoint>(values.Count);
             foreach (var value in values)
             {
                 endpoints.Add(ValueParsers.TryParseEndpoint(value, out var endpoint)
                     ? endpoint
-                    : throw Invalid(key, value, "HOST:PORT, such as 127.0.0.1:5514, [::1]:5514 or *:5514"));
+                    : throw Invalid(key, value, "HOST:PORT, such as 127.0.0.1:5514, [::1]:5514 or *:5514, or none"));
             }
 
             return endpoints;

@@ -15,7 +15,7 @@ namespace Spillway.Tcp;
 /// <see cref="TcpSourceOptions.StopReadTimeout"/>), its frames are finished, and stopping returns once every
 /// connection has handed its last item to the buffer.
 /// </summary>
-public sealed class TcpSource : IAsyncDisposable
+public sealed class TcpSource : ISource
 {
     private readonly TcpSourceOptions _options;
     private readonly SourceWriter _writer;
@@ -48,6 +48,9 @@ public sealed class TcpSource : IAsyncDisposable
         _time = time;
         _logger = logger;
     }
+
+    /// <inheritdoc />
+    public Transport Transport => Transport.Tcp;
 
     /// <summary>The endpoints actually bound (with the ports the system chose for port 0), once started.</summary>
     public IReadOnlyList<IPEndPoint> BoundEndpoints { get; private set; } = [];

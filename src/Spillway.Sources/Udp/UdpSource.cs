@@ -14,7 +14,7 @@ namespace Spillway.Udp;
 /// finds the buffer full is dropped and counted (<c>buffer-full</c>), or, with <see cref="FullPolicy.Wait"/>, waits.
 /// Stopping reads what is still arriving until the socket falls quiet, then returns.
 /// </summary>
-public sealed class UdpSource : IAsyncDisposable
+public sealed class UdpSource : ISource
 {
     private const int MaxDatagram = 65_536;
 
@@ -48,6 +48,9 @@ public sealed class UdpSource : IAsyncDisposable
         _time = time;
         _logger = logger;
     }
+
+    /// <inheritdoc />
+    public Transport Transport => Transport.Udp;
 
     /// <summary>The endpoints actually bound, once started.</summary>
     public IReadOnlyList<IPEndPoint> BoundEndpoints { get; private set; } = [];

@@ -1,0 +1,21 @@
+using System.Net;
+using Spillway.Messages;
+
+namespace Spillway.Pipeline;
+
+/// <summary>A listener that feeds the buffer: the producer side of the pipeline.</summary>
+public interface ISource : IAsyncDisposable
+{
+    /// <summary>The kind of listener, for the <c>listening</c> lines and logs.</summary>
+    Transport Transport { get; }
+
+    /// <summary>Binds every endpoint and starts feeding the buffer; returns the endpoints bound (ports chosen for port 0).</summary>
+    /// <param name="abort">Cancels waits for buffer room on a forced stop.</param>
+    IReadOnlyList<IPEndPoint> Start(CancellationToken abort);
+
+    /// <summary>
+    /// Stops taking new input, hands what is in hand to the buffer, and returns when the source will write no more.
+    /// Idempotent.
+    /// </summary>
+    Task StopAsync();
+}
