@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging.Abstractions;
 using Spillway.Diagnostics;
 using Spillway.Framing;
+using Spillway.Http;
 using Spillway.Pipeline;
 using Spillway.Tcp;
 using Spillway.Testing;
@@ -10,7 +11,7 @@ using Spillway.Udp;
 
 namespace Spillway.Sources.Tests;
 
-/// <summary>A TCP or UDP source on 127.0.0.1 with an OS-chosen port, feeding a real buffer and batch writer.</summary>
+/// <summary>A TCP, UDP or HTTP source on 127.0.0.1 with an OS-chosen port, feeding a real buffer and batch writer.</summary>
 internal sealed class SourceHarness : IAsyncDisposable
 {
     private readonly CancellationTokenSource _abort = new();
@@ -19,6 +20,7 @@ internal sealed class SourceHarness : IAsyncDisposable
     private readonly FrameDecoder _decoder;
     private TcpSource? _tcp;
     private UdpSource? _udp;
+    private HttpSource? _http;
     private bool _stopped;
 
     private SourceHarness(int maxMessages, RecordingSink sink)
@@ -62,6 +64,21 @@ internal sealed class SourceHarness : IAsyncDisposable
         return harness;
     }
 
+    public static async Task<SourceHarness> StartHttpAsync(
+        int maxMessages = 100_000, long maxBodyBytes = 1 << 20, RecordingSink? sink = null, FullPolicy whenFull = FullPolicy.Drop,
+        int maxMessageBytes = 64 * 1024)
+    {
+        var harness = new SourceHarness(maxMessages, sink ?? new RecordingSink());
+        harness._http = new HttpSource(
+            new HttpSourceOptions
+            {
+                Endpoints = [new IPEndPoint(IPAddress.Loopback, 0)], MaxBodyBytes = maxBodyBytes, WhenFull = whenFull, MaxMessageBytes = maxMessageBytes,
+            },
+            harness.Buffer, harness._decoder, harness._badInput, TimeProvider.System, NullLoggerFactory.Instance);
+        harness.Endpoint = (await harness._http.StartAsync(harness._abort.Token))[0];
+        return harness;
+    }
+
     public async Task<Socket> ConnectAsync()
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
@@ -73,7 +90,8 @@ internal sealed class SourceHarness : IAsyncDisposable
     public async Task StopAsync()
     {
         _stopped = true;
-        await Task.WhenAll(_tcp?.StopAsync() ?? Task.CompletedTask, _udp?.StopAsync() ?? Task.CompletedTask).WaitAsync(TestTimeouts.Wait);
+        await Task.WhenAll(_tcp?.StopAsync() ?? Task.CompletedTask, _udp?.StopAsync() ?? Task.CompletedTask, _http?.StopAsync() ?? Task.CompletedTask)
+            .WaitAsync(TestTimeouts.Wait);
         Buffer.Complete();
         await _writer.WaitAsync(TestTimeouts.Wait);
     }
@@ -93,6 +111,11 @@ internal sealed class SourceHarness : IAsyncDisposable
         if (_udp is not null)
         {
             await _udp.DisposeAsync();
+        }
+
+        if (_http is not null)
+        {
+            await _http.DisposeAsync();
         }
 
         _abort.Dispose();

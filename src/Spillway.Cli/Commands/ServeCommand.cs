@@ -34,6 +34,12 @@ internal static class ServeCommand
             "Listen for TCP syslog (LF or octet-counted) here; repeatable; port 0 picks a free port; none turns TCP off [default: 127.0.0.1:5514]");
         var listenUdp = Flag<string[]>(ServeKeys.ListenUdp, "HOST:PORT",
             "Listen for UDP syslog (one datagram, one message) here; repeatable; none turns UDP off [default: 127.0.0.1:5514]");
+        var listenHttp = Flag<string[]>(ServeKeys.ListenHttp, "HOST:PORT",
+            "Listen for POST /ingest (text/plain, application/x-ndjson, application/json) here; repeatable; none turns HTTP off " +
+            "[default: 127.0.0.1:5515]");
+        var httpWhenFull = Flag<string>(ServeKeys.HttpWhenFull, "drop|wait",
+            "When the buffer is full, HTTP answers 503 with Retry-After (taking nothing) or holds the request [default: drop]");
+        var httpMaxBodyBytes = Flag<string>(ServeKeys.HttpMaxBodyBytes, "SIZE", "The largest request body; larger ones get 413 [default: 4MiB]");
         var tcpWhenFull = Flag<string>(ServeKeys.TcpWhenFull, "wait|drop",
             "When the buffer is full, TCP waits (pushing back on senders) or drops and counts [default: wait]");
         var udpWhenFull = Flag<string>(ServeKeys.UdpWhenFull, "drop|wait",
@@ -59,7 +65,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Listen for messages and store them in the database; SIGINT or SIGTERM drains and stops")
         {
-            config, listenTcp, listenUdp, tcpWhenFull, udpWhenFull, udpReceiveBuffer, sqlite, synchronous, maxMessages, maxBytes, maxMessageBytes, batchSize, batchLinger, stopReadTimeout,
+            config, listenTcp, listenUdp, listenHttp, httpWhenFull, httpMaxBodyBytes, tcpWhenFull, udpWhenFull, udpReceiveBuffer, sqlite, synchronous, maxMessages, maxBytes, maxMessageBytes, batchSize, batchLinger, stopReadTimeout,
         };
 
         command.SetAction(async (parseResult, cancellationToken) =>
@@ -67,7 +73,7 @@ internal static class ServeCommand
             var output = parseResult.InvocationConfiguration.Output;
             var error = parseResult.InvocationConfiguration.Error;
             var flags = new Dictionary<string, IReadOnlyList<string>>();
-            foreach (var (option, key) in new[] { (listenTcp, ServeKeys.ListenTcp), (listenUdp, ServeKeys.ListenUdp) })
+            foreach (var (option, key) in new[] { (listenTcp, ServeKeys.ListenTcp), (listenUdp, ServeKeys.ListenUdp), (listenHttp, ServeKeys.ListenHttp) })
             {
                 if (parseResult.GetValue(option) is { Length: > 0 } endpoints)
                 {
@@ -80,7 +86,8 @@ internal static class ServeCommand
                 (sqlite, ServeKeys.Sqlite), (synchronous, ServeKeys.SqliteSynchronous), (maxMessages, ServeKeys.MaxBufferMessages),
                 (maxBytes, ServeKeys.MaxBufferBytes), (maxMessageBytes, ServeKeys.MaxMessageBytes), (batchSize, ServeKeys.BatchSize),
                 (batchLinger, ServeKeys.BatchLinger), (stopReadTimeout, ServeKeys.StopReadTimeout), (tcpWhenFull, ServeKeys.TcpWhenFull),
-                (udpWhenFull, ServeKeys.UdpWhenFull), (udpReceiveBuffer, ServeKeys.UdpReceiveBuffer),
+                (udpWhenFull, ServeKeys.UdpWhenFull), (udpReceiveBuffer, ServeKeys.UdpReceiveBuffer), (httpWhenFull, ServeKeys.HttpWhenFull),
+                (httpMaxBodyBytes, ServeKeys.HttpMaxBodyBytes),
             })
             {
                 if (parseResult.GetValue(option) is { } value)

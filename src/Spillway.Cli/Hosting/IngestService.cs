@@ -41,7 +41,7 @@ internal sealed class IngestService(
         {
             foreach (var source in _sources)
             {
-                foreach (var endpoint in source.Start(shutdown.AbortToken))
+                foreach (var endpoint in await source.StartAsync(shutdown.AbortToken))
                 {
                     _listening.Add((source.Transport, endpoint));
                     Log.Listening(logger, source.Transport, endpoint);

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using Spillway.Diagnostics;
 using Spillway.Framing;
+using Spillway.Http;
 using Spillway.Pipeline;
 using Spillway.Sinks;
 using Spillway.Sinks.Sqlite;
@@ -28,6 +29,11 @@ internal static class ServeHost
         // Logs go to stderr, so stdout carries only what scripts read: the listening lines and the summary.
         builder.Logging.AddConfiguration(configuration.GetSection("Logging"));
         builder.Logging.SetMinimumLevel(LogLevel.Information);
+
+        // ASP.NET Core logs every request at Information, and its lifetime says "Press Ctrl+C", which serve handles
+        // itself: only their warnings and errors, unless the config file's Logging section asks for more.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
         builder.Logging.AddSimpleConsole(o =>
         {
             o.SingleLine = true;
@@ -50,12 +56,14 @@ internal static class ServeHost
         services.AddSingleton(settings.Batch);
         services.AddSingleton(settings.Tcp);
         services.AddSingleton(settings.Udp);
+        services.AddSingleton(settings.Http);
         services.AddSingleton(settings.Sqlite);
         services.AddSingleton<IngestBuffer>();
         services.AddSingleton<ISink, SqliteSink>();
         services.AddSingleton<BatchWriter>();
         services.AddSingleton<ISource, TcpSource>();
         services.AddSingleton<ISource, UdpSource>();
+        services.AddSingleton<ISource, HttpSource>();
         services.AddSingleton<IngestService>();
         services.AddHostedService(sp => sp.GetRequiredService<IngestService>());
         return builder.Build();

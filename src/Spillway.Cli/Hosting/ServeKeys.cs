@@ -12,6 +12,9 @@ internal static class ServeKeys
 {
     public static readonly ServeKey ListenTcp = new("--listen-tcp", "ListenTcp");
     public static readonly ServeKey ListenUdp = new("--listen-udp", "ListenUdp");
+    public static readonly ServeKey ListenHttp = new("--listen-http", "ListenHttp");
+    public static readonly ServeKey HttpWhenFull = new("--http-when-full", "HttpWhenFull");
+    public static readonly ServeKey HttpMaxBodyBytes = new("--http-max-body-bytes", "HttpMaxBodyBytes");
     public static readonly ServeKey TcpWhenFull = new("--tcp-when-full", "TcpWhenFull");
     public static readonly ServeKey UdpWhenFull = new("--udp-when-full", "UdpWhenFull");
     public static readonly ServeKey UdpReceiveBuffer = new("--udp-receive-buffer", "UdpReceiveBuffer");

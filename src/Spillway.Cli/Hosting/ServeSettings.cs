@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Configuration;
+using Spillway.Http;
 using Spillway.Pipeline;
 using Spillway.Sinks.Sqlite;
 using Spillway.Tcp;
@@ -18,6 +19,12 @@ internal sealed record ServeSettings
     public required IReadOnlyList<IPEndPoint> ListenTcp { get; init; }
 
     public required IReadOnlyList<IPEndPoint> ListenUdp { get; init; }
+
+    public required IReadOnlyList<IPEndPoint> ListenHttp { get; init; }
+
+    public required FullPolicy HttpWhenFull { get; init; }
+
+    public required long HttpMaxBodyBytes { get; init; }
 
     public required FullPolicy TcpWhenFull { get; init; }
 
@@ -40,6 +47,11 @@ internal sealed record ServeSettings
         Endpoints = ListenTcp, MaxMessageBytes = MaxMessageBytes, StopReadTimeout = StopReadTimeout, WhenFull = TcpWhenFull,
     };
 
+    public HttpSourceOptions Http => new()
+    {
+        Endpoints = ListenHttp, MaxMessageBytes = MaxMessageBytes, WhenFull = HttpWhenFull, MaxBodyBytes = HttpMaxBodyBytes,
+    };
+
     public UdpSourceOptions Udp => new()
     {
         Endpoints = ListenUdp, MaxMessageBytes = MaxMessageBytes, StopReadTimeout = StopReadTimeout, WhenFull = UdpWhenFull,
@@ -59,6 +71,9 @@ internal sealed record ServeSettings
         {
             ListenTcp = reader.Endpoints(ServeKeys.ListenTcp, [TcpSourceOptions.DefaultEndpoint]),
             ListenUdp = reader.Endpoints(ServeKeys.ListenUdp, [UdpSourceOptions.DefaultEndpoint]),
+            ListenHttp = reader.Endpoints(ServeKeys.ListenHttp, [HttpSourceOptions.DefaultEndpoint]),
+            HttpWhenFull = reader.Enum(ServeKeys.HttpWhenFull, FullPolicy.Drop),
+            HttpMaxBodyBytes = reader.ByteSize(ServeKeys.HttpMaxBodyBytes, HttpSourceOptions.DefaultMaxBodyBytes, 1, 1L << 30),
             TcpWhenFull = reader.Enum(ServeKeys.TcpWhenFull, FullPolicy.Wait),
             UdpWhenFull = reader.Enum(ServeKeys.UdpWhenFull, FullPolicy.Drop),
             UdpReceiveBuffer = (int)reader.ByteSize(ServeKeys.UdpReceiveBuffer, UdpSourceOptions.DefaultReceiveBufferBytes, 1024, int.MaxValue),
@@ -81,10 +96,10 @@ internal sealed record ServeSettings
             StopReadTimeout = reader.Duration(ServeKeys.StopReadTimeout, tcpDefaults.StopReadTimeout, TimeSpan.Zero, TimeSpan.FromHours(1)),
         };
 
-        if (settings.ListenTcp.Count == 0 && settings.ListenUdp.Count == 0)
+        if (settings.ListenTcp.Count == 0 && settings.ListenUdp.Count == 0 && settings.ListenHttp.Count == 0)
         {
             throw new SettingsException(
-                $"nothing to listen on: {ServeKeys.ListenTcp.Flag} and {ServeKeys.ListenUdp.Flag} are both 'none'");
+                $"nothing to listen on: {ServeKeys.ListenTcp.Flag}, {ServeKeys.ListenUdp.Flag} and {ServeKeys.ListenHttp.Flag} are all 'none'");
         }
 
         if (settings.MaxMessageBytes > settings.Buffer.MaxBytes)

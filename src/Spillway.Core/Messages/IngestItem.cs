@@ -25,4 +25,10 @@ public abstract class IngestItem
 
     /// <summary>The bytes this item holds against the buffer's byte bound: the frame's length as received.</summary>
     public abstract int Size { get; }
+
+    /// <summary>
+    /// Told when the item has been stored, for a source that answers its sender only then (HTTP); null for the
+    /// others. Set by the source before it writes the item to the buffer.
+    /// </summary>
+    public Pipeline.Receipt? Receipt { get; set; }
 }

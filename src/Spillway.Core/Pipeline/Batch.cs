@@ -27,6 +27,9 @@ public sealed class Batch
     /// <summary>The summed <see cref="IngestItem.Size"/> of every item.</summary>
     public long Bytes { get; private set; }
 
+    /// <summary>True when some item carries a <see cref="IngestItem.Receipt"/> to be told once the batch is stored.</summary>
+    public bool HasReceipts { get; private set; }
+
     /// <summary>Adds an item to the list of its kind.</summary>
     public void Add(IngestItem item)
     {
@@ -43,6 +46,26 @@ public sealed class Batch
         }
 
         Bytes += item.Size;
+        HasReceipts |= item.Receipt is not null;
+    }
+
+    /// <summary>Tells the receipts of the batch's items that they are stored. Called once the batch is committed.</summary>
+    public void AcknowledgeReceipts()
+    {
+        if (!HasReceipts)
+        {
+            return;
+        }
+
+        foreach (var message in _messages)
+        {
+            message.Receipt?.OnStored();
+        }
+
+        foreach (var reject in _rejects)
+        {
+            reject.Receipt?.OnStored();
+        }
     }
 
     /// <summary>Empties the batch for reuse.</summary>
@@ -51,5 +74,6 @@ public sealed class Batch
         _messages.Clear();
         _rejects.Clear();
         Bytes = 0;
+        HasReceipts = false;
     }
 }

@@ -84,6 +84,7 @@ public sealed class BatchWriter
                 await WriteWithRetryAsync(batch, abort).ConfigureAwait(false);
                 _buffer.Commit(batch.Count, batch.Bytes);
                 _stats.OnCommitted(batch.Messages.Count, batch.Rejects);
+                batch.AcknowledgeReceipts();
                 batch.Clear();
             }
         }

@@ -11,7 +11,7 @@ public interface ISource : IAsyncDisposable
 
     /// <summary>Binds every endpoint and starts feeding the buffer; returns the endpoints bound (ports chosen for port 0).</summary>
     /// <param name="abort">Cancels waits for buffer room on a forced stop.</param>
-    IReadOnlyList<IPEndPoint> Start(CancellationToken abort);
+    Task<IReadOnlyList<IPEndPoint>> StartAsync(CancellationToken abort);
 
     /// <summary>
     /// Stops taking new input, hands what is in hand to the buffer, and returns when the source will write no more.

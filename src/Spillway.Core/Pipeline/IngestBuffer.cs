@@ -94,6 +94,41 @@ public sealed class IngestBuffer
     }
 
     /// <summary>
+    /// Writes all the items or none: if they all fit now, they are accepted together; otherwise nothing is, and the
+    /// caller can answer its sender "full, retry" without having accepted part of what it sent. Never waits.
+    /// </summary>
+    /// <returns>True when every item was accepted; false when they do not all fit now.</returns>
+    /// <exception cref="InvalidOperationException">The buffer was completed.</exception>
+    public bool TryWriteAll(IReadOnlyList<IngestItem> items)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        long bytes = 0;
+        foreach (var item in items)
+        {
+            bytes += item.Size;
+        }
+
+        lock (_gate)
+        {
+            ThrowIfCompleted();
+            if (_waiters.Count != 0 || _messages + items.Count > Options.MaxMessages || _bytes + bytes > Options.MaxBytes)
+            {
+                return false;
+            }
+
+            foreach (var item in items)
+            {
+                Admit(item);
+            }
+
+            return true;
+        }
+    }
+
+    /// <summary>True when the items could fit in the buffer were it empty: false means they never will, together.</summary>
+    public bool CouldEverHold(int items, long bytes) => items <= Options.MaxMessages && bytes <= Options.MaxBytes;
+
+    /// <summary>
     /// Gives back the capacity of items that the sink has stored, and admits waiting writers that now fit.
     /// </summary>
     /// <param name="messages">How many items were stored.</param>

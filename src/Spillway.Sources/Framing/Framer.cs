@@ -225,7 +225,10 @@ public sealed class Framer
 
         if (isFinal)
         {
-            frame = new Frame(FrameKind.Truncated, buffer.Length > MaxMessageBytes ? buffer.Slice(0, MaxMessageBytes) : buffer, -1);
+            // Cut off before its LF; and if it is already over the limit, that is the stronger reason to report.
+            frame = buffer.Length > MaxMessageBytes
+                ? new Frame(FrameKind.Oversize, buffer.Slice(0, MaxMessageBytes), -1)
+                : new Frame(FrameKind.Truncated, buffer, -1);
             buffer = buffer.Slice(buffer.End);
             _scanned = 0;
             return true;

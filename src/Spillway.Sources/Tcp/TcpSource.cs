@@ -127,6 +127,9 @@ public sealed class TcpSource : ISource
         await Task.WhenAll(_connections.Values).ConfigureAwait(false);
     }
 
+    /// <inheritdoc />
+    public Task<IReadOnlyList<IPEndPoint>> StartAsync(CancellationToken abort) => Task.FromResult(Start(abort));
+
     /// <summary>Stops the source if it is running (see <see cref="StopAsync"/>) and releases it.</summary>
     public async ValueTask DisposeAsync()
     {

@@ -103,6 +103,9 @@ public sealed class UdpSource : ISource
         return BoundEndpoints;
     }
 
+    /// <inheritdoc />
+    public Task<IReadOnlyList<IPEndPoint>> StartAsync(CancellationToken abort) => Task.FromResult(Start(abort));
+
     /// <summary>Stops receiving once the sockets fall quiet (or the stop's read time is spent), and closes them. Idempotent.</summary>
     public async Task StopAsync()
     {

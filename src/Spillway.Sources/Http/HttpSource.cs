@@ -1,0 +1,245 @@
+using System.Buffers;
+using System.Net;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Net.Http.Headers;
+using Spillway.Diagnostics;
+using Spillway.Framing;
+using Spillway.Messages;
+using Spillway.Pipeline;
+using Spillway.Tcp;
+
+namespace Spillway.Http;
+
+/// <summary>
+/// <c>POST /ingest</c> on Kestrel: <c>text/plain</c> (a message per line), <c>application/x-ndjson</c> (a JSON object
+/// per line) or <c>application/json</c> (an object or an array of them). It answers 200 with
+/// <c>{"accepted":N,"rejected":M}</c> only once the messages are stored; 503 with Retry-After when the buffer is full
+/// (nothing of the request taken, so it can be sent again whole); 413 over the body limit; 415 for another
+/// Content-Type; 400 with the reason for a body it cannot read.
+/// </summary>
+public sealed class HttpSource : ISource
+{
+    private readonly HttpSourceOptions _options;
+    private readonly IngestBuffer _buffer;
+    private readonly BadInputLog _badInput;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly RequestBodyReader _reader;
+    private WebApplication? _app;
+    private CancellationToken _abort;
+    private int _state; // 0 new, 1 started, 2 stopping
+
+    /// <summary>Creates the source; <see cref="StartAsync"/> binds it.</summary>
+    public HttpSource(
+        HttpSourceOptions options, IngestBuffer buffer, FrameDecoder decoder, BadInputLog badInput, TimeProvider time, ILoggerFactory loggerFactory)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(buffer);
+        ArgumentNullException.ThrowIfNull(decoder);
+        ArgumentNullException.ThrowIfNull(badInput);
+        ArgumentNullException.ThrowIfNull(time);
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        options.Validate();
+        _options = options;
+        _buffer = buffer;
+        _badInput = badInput;
+        _loggerFactory = loggerFactory;
+        _reader = new RequestBodyReader(decoder, badInput, time, options.MaxMessageBytes);
+    }
+
+    /// <inheritdoc />
+    public Transport Transport => Transport.Http;
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<IPEndPoint>> StartAsync(CancellationToken abort)
+    {
+        if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
+        {
+            throw new InvalidOperationException("The HTTP source was already started.");
+        }
+
+        if (_options.Endpoints.Count == 0)
+        {
+            return [];
+        }
+
+        _abort = abort;
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = "spillway" });
+        builder.Services.AddSingleton(_loggerFactory);
+        builder.Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
+        builder.Services.AddRoutingCore();
+        builder.Services.AddSingleton<IHostLifetime, HostedByServeLifetime>();
+
+        // In-flight requests end when their messages are stored; a forced stop, not a timeout, cuts them short.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = Timeout.InfiniteTimeSpan);
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = _options.MaxBodyBytes;
+            foreach (var endpoint in _options.Endpoints)
+            {
+                kestrel.Listen(endpoint);
+            }
+        });
+
+        var app = builder.Build();
+        app.UseRouting();
+        app.MapPost("/ingest", HandleAsync);
+        try
+        {
+            await app.StartAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (IOException ex)
+        {
+            await app.DisposeAsync().ConfigureAwait(false);
+            throw new ListenFailedException($"cannot listen on http {string.Join(", ", _options.Endpoints)}: {ex.Message}", ex);
+        }
+
+        _app = app;
+        var addresses = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses;
+        return [.. addresses.Select(a => new Uri(a)).Select(u => new IPEndPoint(IPAddress.Parse(u.Host.Trim('[', ']')), u.Port))];
+    }
+
+    /// <summary>Stops accepting requests and waits for those in flight to be answered (once stored). Idempotent.</summary>
+    public async Task StopAsync()
+    {
+        if (Interlocked.Exchange(ref _state, 2) != 1 || _app is null)
+        {
+            return;
+        }
+
+        await _app.StopAsync(CancellationToken.None).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        if (_app is not null)
+        {
+            await _app.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task HandleAsync(HttpContext context)
+    {
+        var request = context.Request;
+        var peer = $"{context.Connection.RemoteIpAddress}:{context.Connection.RemotePort}";
+        if (request.ContentLength > _options.MaxBodyBytes)
+        {
+            await AnswerAsync(context, StatusCodes.Status413PayloadTooLarge, $"the body is over the limit of {_options.MaxBodyBytes} bytes")
+                .ConfigureAwait(false);
+            return;
+        }
+
+        var mediaType = MediaTypeHeaderValue.TryParse(request.ContentType, out var contentType) ? contentType.MediaType.Value : "text/plain";
+        Func<ReadOnlySequence<byte>, string, List<IngestItem>>? read = mediaType?.ToLowerInvariant() switch
+        {
+            "text/plain" => _reader.ReadText,
+            "application/x-ndjson" => _reader.ReadNdjson,
+            "application/json" => _reader.ReadJson,
+            _ => null,
+        };
+        if (read is null)
+        {
+            await AnswerAsync(context, StatusCodes.Status415UnsupportedMediaType,
+                $"Content-Type '{mediaType}' is not taken: send text/plain, application/x-ndjson or application/json").ConfigureAwait(false);
+            return;
+        }
+
+        List<IngestItem> items;
+        var body = request.BodyReader;
+        try
+        {
+            var result = await body.ReadAsync(context.RequestAborted).ConfigureAwait(false);
+            while (!result.IsCompleted)
+            {
+                body.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+                result = await body.ReadAsync(context.RequestAborted).ConfigureAwait(false);
+            }
+
+            try
+            {
+                items = read(result.Buffer, peer);
+            }
+            finally
+            {
+                body.AdvanceTo(result.Buffer.End);
+            }
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            await AnswerAsync(context, ex.StatusCode, $"the body is over the limit of {_options.MaxBodyBytes} bytes").ConfigureAwait(false);
+            return;
+        }
+        catch (BadRequestException ex)
+        {
+            await AnswerAsync(context, StatusCodes.Status400BadRequest, ex.Message).ConfigureAwait(false);
+            return;
+        }
+
+        var bytes = items.Sum(i => (long)i.Size);
+        if (!_buffer.CouldEverHold(items.Count, bytes))
+        {
+            await AnswerAsync(context, StatusCodes.Status413PayloadTooLarge,
+                $"{items.Count} messages ({bytes} bytes) are more than the buffer can ever hold at once; send them in smaller requests")
+                .ConfigureAwait(false);
+            return;
+        }
+
+        var receipt = new Receipt(items.Count);
+        foreach (var item in items)
+        {
+            item.Receipt = receipt;
+        }
+
+        if (_options.WhenFull == FullPolicy.Wait)
+        {
+            foreach (var item in items)
+            {
+                await _buffer.WriteAsync(item, _abort).ConfigureAwait(false);
+            }
+        }
+        else if (!_buffer.TryWriteAll(items))
+        {
+            _badInput.Report(SourceWriter.BufferFull, Transport.Http, peer, "the buffer is full: answered 503, nothing of the request taken");
+            context.Response.Headers.RetryAfter = ((int)_options.RetryAfter.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await AnswerAsync(context, StatusCodes.Status503ServiceUnavailable, "the buffer is full; nothing was taken, send it again later")
+                .ConfigureAwait(false);
+            return;
+        }
+
+        try
+        {
+            await receipt.Stored.WaitAsync(_abort).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_abort.IsCancellationRequested)
+        {
+            await AnswerAsync(context, StatusCodes.Status503ServiceUnavailable, "the service was stopped before the messages were stored")
+                .ConfigureAwait(false);
+            return;
+        }
+
+        var rejected = items.Count(i => i is Reject);
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.ContentType = "application/json";
+        await JsonSerializer.SerializeAsync(context.Response.Body, new IngestResponse(items.Count - rejected, rejected),
+            HttpJsonContext.Web.IngestResponse, context.RequestAborted).ConfigureAwait(false);
+    }
+
+    private static async Task AnswerAsync(HttpContext context, int status, string error)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json";
+        await JsonSerializer.SerializeAsync(context.Response.Body, new ErrorResponse(error), HttpJsonContext.Web.ErrorResponse,
+            context.RequestAborted).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,46 @@
+using System.Net;
+using Spillway.Pipeline;
+
+namespace Spillway.Http;
+
+/// <summary>Where the HTTP source listens, how large a request it takes, and what a full buffer gets.</summary>
+public sealed record HttpSourceOptions
+{
+    /// <summary>The default listen endpoint: 127.0.0.1:5515.</summary>
+    public static readonly IPEndPoint DefaultEndpoint = new(IPAddress.Loopback, 5515);
+
+    /// <summary>The default of <see cref="MaxBodyBytes"/>: 4 MiB.</summary>
+    public const long DefaultMaxBodyBytes = 4 << 20;
+
+    /// <summary>Endpoints to listen on (none turns the source off); port 0 picks a free port. <value>The default is 127.0.0.1:5515.</value></summary>
+    public IReadOnlyList<IPEndPoint> Endpoints { get; init; } = [DefaultEndpoint];
+
+    /// <summary>The largest request body; a larger one is answered 413. <value>The default is 4 MiB.</value></summary>
+    public long MaxBodyBytes { get; init; } = DefaultMaxBodyBytes;
+
+    /// <summary>The largest message; a longer one is kept as an oversize reject. <value>The default is 64 KiB.</value></summary>
+    public int MaxMessageBytes { get; init; } = 64 * 1024;
+
+    /// <summary>
+    /// What a request that finds the buffer full gets. <see cref="FullPolicy.Drop"/> answers 503 with Retry-After and
+    /// accepts none of it, so the client can send it again whole; <see cref="FullPolicy.Wait"/> holds the request until
+    /// there is room. <value>The default is <see cref="FullPolicy.Drop"/>.</value>
+    /// </summary>
+    public FullPolicy WhenFull { get; init; } = FullPolicy.Drop;
+
+    /// <summary>The Retry-After of a 503. <value>The default is 1 s.</value></summary>
+    public TimeSpan RetryAfter { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first value that is out of range.</summary>
+    public void Validate()
+    {
+        if (Endpoints is null)
+        {
+            throw new ArgumentException("The endpoint list is missing.", nameof(Endpoints));
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxBodyBytes, 1, nameof(MaxBodyBytes));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxMessageBytes, 1, nameof(MaxMessageBytes));
+        ArgumentOutOfRangeException.ThrowIfLessThan(RetryAfter, TimeSpan.FromSeconds(1), nameof(RetryAfter));
+    }
+}
