@@ -1,9 +1,22 @@
 #!/usr/bin/env bash
-# Builds Spillway and runs every test: unit, property, socket and end-to-end (the built CLI as a process).
-# Needs only the .NET SDK: SQLite ships inside Microsoft.Data.Sqlite. Set SPILLWAY_STRESS=1 for ten times the
-# iterations of the concurrency tests.
+# Builds Spillway and runs every test: unit, property, socket and end-to-end (the built CLI as a process, fed by
+# real senders). Needs the .NET SDK; SQLite ships inside Microsoft.Data.Sqlite. The end-to-end tests send with
+# util-linux logger (Debian's bsdutils) and Python's SysLogHandler (python3): installed here when missing.
+# Set SPILLWAY_STRESS=1 for ten times the iterations of the concurrency tests.
 set -euo pipefail
 cd "$(dirname "$0")"
+
+missing=()
+command -v logger >/dev/null || missing+=(bsdutils)
+command -v python3 >/dev/null || missing+=(python3)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "test.sh: the end-to-end tests need ${missing[*]}; install them (apt-get install ${missing[*]}) or run as root" >&2
+    exit 1
+  fi
+  echo "test.sh: installing ${missing[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 

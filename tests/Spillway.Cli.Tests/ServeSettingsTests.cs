@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.Configuration;
 using Spillway.Cli.Hosting;
+using Spillway.Pipeline;
 using Spillway.Sinks.Sqlite;
 
 namespace Spillway.Cli.Tests;
@@ -15,6 +16,13 @@ public sealed class ServeSettingsTests
     {
         var settings = Load();
         Assert.Equal([new IPEndPoint(IPAddress.Loopback, 5514)], settings.ListenTcp);
+        Assert.Equal([new IPEndPoint(IPAddress.Loopback, 5514)], settings.ListenUdp);
+        Assert.Equal([new IPEndPoint(IPAddress.Loopback, 5515)], settings.ListenHttp);
+        Assert.Equal(FullPolicy.Wait, settings.Tcp.WhenFull);
+        Assert.Equal(FullPolicy.Drop, settings.Udp.WhenFull);
+        Assert.Equal(FullPolicy.Drop, settings.Http.WhenFull);
+        Assert.Equal(4 << 20, settings.Udp.ReceiveBufferBytes);
+        Assert.Equal(4L << 20, settings.Http.MaxBodyBytes);
         Assert.Equal("spillway.db", settings.Sqlite.Path);
         Assert.Equal(SqliteSynchronous.Normal, settings.Sqlite.Synchronous);
         Assert.Equal(100_000, settings.Buffer.MaxMessages);
@@ -53,6 +61,10 @@ public sealed class ServeSettingsTests
     [InlineData("SqliteSynchronous", "sometimes", "invalid value 'sometimes' for --sqlite-synchronous (config key SqliteSynchronous, environment SPILLWAY__SQLITESYNCHRONOUS): expected one of off, normal, full, extra")]
     [InlineData("SqliteSynchronous", "1", "invalid value '1' for --sqlite-synchronous")]
     [InlineData("Sqlite", " ", "invalid value ' ' for --sqlite")]
+    [InlineData("TcpWhenFull", "sometimes", "invalid value 'sometimes' for --tcp-when-full (config key TcpWhenFull, environment SPILLWAY__TCPWHENFULL): expected one of wait, drop")]
+    [InlineData("UdpReceiveBuffer", "12", "invalid value '12' for --udp-receive-buffer")]
+    [InlineData("HttpMaxBodyBytes", "2GiB", "invalid value '2GiB' for --http-max-body-bytes")]
+    [InlineData("ListenHttp:0", "nowhere", "invalid value 'nowhere' for --listen-http")]
     public void A_bad_value_fails_with_a_message_naming_the_flag_and_key(string key, string value, string message)
     {
         var error = Assert.Throws<SettingsException>(() => Load(new() { [key] = value }));
@@ -69,6 +81,18 @@ public sealed class ServeSettingsTests
         error = Assert.Throws<SettingsException>(() => Load(new() { ["BatchSize"] = "200", ["MaxBufferMessages"] = "100" }));
         Assert.Contains("--batch-size (config key BatchSize", error.Message, StringComparison.Ordinal);
         Assert.Contains("--max-buffer-messages", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void None_turns_a_listener_off_but_not_all_of_them()
+    {
+        var settings = Load(new() { ["ListenUdp"] = "none", ["ListenHttp:0"] = "None" });
+        Assert.Empty(settings.ListenUdp);
+        Assert.Empty(settings.ListenHttp);
+        Assert.Single(settings.ListenTcp);
+
+        var error = Assert.Throws<SettingsException>(() => Load(new() { ["ListenTcp"] = "none", ["ListenUdp"] = "none", ["ListenHttp"] = "none" }));
+        Assert.StartsWith("nothing to listen on", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

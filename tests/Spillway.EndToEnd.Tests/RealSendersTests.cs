@@ -68,6 +68,35 @@ public sealed class RealSendersTests
         Expect("python tcp two", "tcp", 19, 4, null, "pyapp", null, null, timestamp: false, structuredData: false);
     }
 
+    [Fact]
+    public async Task An_http_post_is_answered_once_stored_and_counted_in_the_summary()
+    {
+        using var workspace = new Workspace();
+        await using var serve = ServeTests.StartServe(workspace);
+        var http = await serve.ListeningAsync("http");
+        using var client = new HttpClient { Timeout = TestTimeouts.Wait };
+
+        using var text = new StringContent("one\n<13>Nov 25 02:14:18 vm cron[8]: two\n", System.Text.Encoding.UTF8, "text/plain");
+        var response = await client.PostAsync(new Uri($"http://{http}/ingest"), text, TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("{\"accepted\":2,\"rejected\":0}", await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+        Assert.Equal(2, workspace.Count("messages")); // answered only after the commit
+
+        using var json = new StringContent("{\"message\":\"three\",\"app_name\":\"api\",\"severity\":2}", System.Text.Encoding.UTF8, "application/json");
+        response = await client.PostAsync(new Uri($"http://{http}/ingest"), json, TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        serve.Signal(SpillwayProcess.Sigterm);
+        Assert.Equal(0, await serve.WaitForExitAsync());
+        Assert.Equal(new SpillwayProcess.Summary(3, 3, 0, 0), serve.ReadSummary());
+        var rows = workspace.MessageRows();
+        Assert.Equal(["one", "two", "three"], rows.Select(r => (string)r["message"]!));
+        Assert.Equal("cron", rows[1]["app_name"]);
+        Assert.Equal("api", rows[2]["app_name"]);
+        Assert.Equal(2L, rows[2]["severity"]);
+        Assert.All(rows, r => Assert.Equal("http", r["source"]));
+    }
+
     /// <summary>Python's standard SysLogHandler, as an application would configure it.</summary>
     private const string PythonSender = """
         import logging, logging.handlers, socket, sys

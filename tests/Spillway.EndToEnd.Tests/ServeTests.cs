@@ -90,10 +90,41 @@ public sealed class ServeTests
     }
 
     [Fact]
+    public async Task A_udp_flood_into_a_full_buffer_is_dropped_counted_in_the_summary_and_logged_once()
+    {
+        using var workspace = new Workspace();
+        await using var serve = StartServe(workspace, "--max-buffer-messages", "10", "--batch-size", "10");
+        var udp = await serve.ListeningAsync("udp");
+
+        // Hold the database so that nothing leaves the buffer: after ten datagrams, every other one finds it full.
+        var blocker = workspace.Connect();
+        var transaction = blocker.BeginTransaction(deferred: false);
+        using var client = new System.Net.Sockets.UdpClient();
+        client.Connect(udp);
+        for (var i = 0; i < 500; i++)
+        {
+            await client.SendAsync(System.Text.Encoding.ASCII.GetBytes($"<14>flood {i}"), TestContext.Current.CancellationToken);
+        }
+
+        await Eventually.Until(() => serve.Error.Contains("buffer-full", StringComparison.Ordinal), "the drop to be logged");
+        transaction.Dispose();
+        blocker.Dispose();
+        serve.Signal(SpillwayProcess.Sigterm);
+        Assert.Equal(0, await serve.WaitForExitAsync());
+
+        var summary = serve.ReadSummary();
+        Assert.Equal(summary.Accepted, summary.Stored + summary.Rejected + summary.Dropped);
+        Assert.Equal(10, summary.Stored);
+        Assert.True(summary.Dropped > 0, $"nothing dropped: {summary}");
+        Assert.Equal(10, workspace.Count("messages"));
+        Assert.Single(serve.Error.Split('\n'), line => line.Contains("buffer-full (", StringComparison.Ordinal)); // logged once, not per datagram
+    }
+
+    [Fact]
     public async Task A_database_that_cannot_be_opened_fails_start_with_exit_1_and_the_reason()
     {
         using var workspace = new Workspace();
-        await using var serve = SpillwayProcess.Start(workspace.Directory, ["serve", "--listen-tcp", "127.0.0.1:0", "--listen-udp", "none", "--sqlite", workspace.Directory]);
+        await using var serve = SpillwayProcess.Start(workspace.Directory, ["serve", "--listen-tcp", "127.0.0.1:0", "--listen-udp", "none", "--listen-http", "none", "--sqlite", workspace.Directory]);
         Assert.Equal(1, await serve.WaitForExitAsync());
         Assert.Contains($"spillway serve: cannot open SQLite database '{workspace.Directory}'", serve.Error, StringComparison.Ordinal);
         Assert.DoesNotContain(serve.OutputLines, l => l.StartsWith("listening", StringComparison.Ordinal));
@@ -139,7 +170,8 @@ public sealed class ServeTests
 
     internal static SpillwayProcess StartServe(Workspace workspace, params string[] extra) =>
         SpillwayProcess.Start(workspace.Directory,
-            ["serve", "--listen-tcp", "127.0.0.1:0", "--listen-udp", "127.0.0.1:0", "--sqlite", workspace.Database, .. extra]);
+            ["serve", "--listen-tcp", "127.0.0.1:0", "--listen-udp", "127.0.0.1:0", "--listen-http", "127.0.0.1:0", "--sqlite", workspace.Database,
+                .. extra]);
 
     /// <summary>
     /// Nothing accepted is lost or doubled: the totals add up, the tables hold exactly what the summary says, and
