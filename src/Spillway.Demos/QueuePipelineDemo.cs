@@ -38,14 +38,11 @@ public sealed class QueuePipelineDemo : IDemo
                     var message = context.Random.Next(1, 101);
                     context.Debug($"Producer got message: {message}");
 
-                    // Cancelled while waiting for room, the write leaves the queue untouched: the message was never
-                    // put in, so it is not counted as produced.
-                    await channel.Writer.WriteAsync(message, stop.Token);
+                    // The write is not cancelled by the event: a message in hand is put in the queue, waiting for room
+                    // if need be (the consumer keeps taking until the end, so room comes), and counted once it is in.
+                    await channel.Writer.WriteAsync(message, CancellationToken.None);
                     produced++;
                 }
-            }
-            catch (OperationCanceledException) when (stop.IsCancellationRequested)
-            {
             }
             finally
             {

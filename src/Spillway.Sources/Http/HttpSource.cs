@@ -132,7 +132,7 @@ public sealed class HttpSource : ISource
     private async Task HandleAsync(HttpContext context)
     {
         var request = context.Request;
-        var peer = $"{context.Connection.RemoteIpAddress}:{context.Connection.RemotePort}";
+        var peer = new IPEndPoint(context.Connection.RemoteIpAddress ?? IPAddress.None, context.Connection.RemotePort).ToString();
         if (request.ContentLength > _options.MaxBodyBytes)
         {
             await AnswerAsync(context, StatusCodes.Status413PayloadTooLarge, $"the body is over the limit of {_options.MaxBodyBytes} bytes")
