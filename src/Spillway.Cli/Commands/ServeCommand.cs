@@ -7,7 +7,6 @@ using Spillway.Diagnostics;
 using Spillway.Messages;
 using Spillway.Pipeline;
 using Spillway.Sinks;
-using Spillway.Tcp;
 
 namespace Spillway.Cli.Commands;
 

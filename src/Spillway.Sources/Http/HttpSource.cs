@@ -15,7 +15,6 @@ using Spillway.Diagnostics;
 using Spillway.Framing;
 using Spillway.Messages;
 using Spillway.Pipeline;
-using Spillway.Tcp;
 
 namespace Spillway.Http;
 

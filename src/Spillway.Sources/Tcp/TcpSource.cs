@@ -15,26 +15,21 @@ namespace Spillway.Tcp;
 /// <see cref="TcpSourceOptions.StopReadTimeout"/>), its frames are finished, and stopping returns once every
 /// connection has handed its last item to the buffer.
 /// </summary>
-public sealed class TcpSource : ISource
+public sealed class TcpSource : SocketSource
 {
     private readonly TcpSourceOptions _options;
     private readonly SourceWriter _writer;
     private readonly FrameDecoder _decoder;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentDictionary<TcpConnection, Task> _connections = new();
-    private readonly List<Socket> _listeners = [];
-    private readonly List<Task> _acceptLoops = [];
-    private CancellationToken _abort;
-    private int _state; // 0 new, 1 started, 2 stopping
 
-    /// <summary>Creates the source; <see cref="Start"/> binds it.</summary>
+    /// <summary>Creates the source; <see cref="SocketSource.Start"/> binds it.</summary>
     public TcpSource(
         TcpSourceOptions options, IngestBuffer buffer, FrameDecoder decoder, IngestStats stats, BadInputLog badInput, TimeProvider time,
         ILogger<TcpSource> logger)
+        : base(options?.Endpoints ?? throw new ArgumentNullException(nameof(options)))
     {
-        ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(buffer);
         ArgumentNullException.ThrowIfNull(decoder);
         ArgumentNullException.ThrowIfNull(stats);
@@ -50,112 +45,60 @@ public sealed class TcpSource : ISource
     }
 
     /// <inheritdoc />
-    public Transport Transport => Transport.Tcp;
-
-    /// <summary>The endpoints actually bound (with the ports the system chose for port 0), once started.</summary>
-    public IReadOnlyList<IPEndPoint> BoundEndpoints { get; private set; } = [];
+    public override Transport Transport => Transport.Tcp;
 
     /// <summary>Connections open now.</summary>
     public int OpenConnections => _connections.Count;
 
-    /// <summary>Binds every endpoint and starts accepting. Fails, binding nothing, if any endpoint cannot be bound.</summary>
-    /// <param name="abort">Cancels the connections' waits for buffer room on a forced stop.</param>
-    /// <exception cref="ListenFailedException">An endpoint cannot be bound (in use, not an address of this host, no permission).</exception>
-    public IReadOnlyList<IPEndPoint> Start(CancellationToken abort)
+    /// <inheritdoc />
+    protected override Socket Bind(IPEndPoint endpoint)
     {
-        if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
-        {
-            throw new InvalidOperationException("The TCP source was already started.");
-        }
-
-        _abort = abort;
+        var listener = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
-            foreach (var endpoint in _options.Endpoints)
-            {
-                var listener = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-                _listeners.Add(listener);
-                try
-                {
-                    listener.Bind(endpoint);
-                    listener.Listen(_options.Backlog);
-                }
-                catch (SocketException ex)
-                {
-                    throw new ListenFailedException("tcp", endpoint, ex);
-                }
-            }
+            listener.Bind(endpoint);
+            listener.Listen(_options.Backlog);
+            return listener;
         }
         catch
         {
-            foreach (var listener in _listeners)
-            {
-                listener.Dispose();
-            }
-
+            listener.Dispose();
             throw;
         }
-
-        BoundEndpoints = [.. _listeners.Select(l => (IPEndPoint)l.LocalEndPoint!)];
-        foreach (var listener in _listeners)
-        {
-            _acceptLoops.Add(AcceptLoopAsync(listener));
-        }
-
-        return BoundEndpoints;
-    }
-
-    /// <summary>
-    /// Stops accepting, reads each connection to its end (see <see cref="TcpSourceOptions.StopReadTimeout"/>), and
-    /// waits until every connection has put its last frame into the buffer (which may wait for the writers to make
-    /// room). Idempotent.
-    /// </summary>
-    public async Task StopAsync()
-    {
-        if (Interlocked.Exchange(ref _state, 2) != 1)
-        {
-            return;
-        }
-
-        await _stop.CancelAsync().ConfigureAwait(false);
-        foreach (var listener in _listeners)
-        {
-            listener.Dispose();
-        }
-
-        await Task.WhenAll(_acceptLoops).ConfigureAwait(false);
-        await Task.WhenAll(_connections.Values).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
-    public Task<IReadOnlyList<IPEndPoint>> StartAsync(CancellationToken abort) => Task.FromResult(Start(abort));
+    protected override Task RunAsync(Socket socket) => AcceptLoopAsync(socket);
 
-    /// <summary>Stops the source if it is running (see <see cref="StopAsync"/>) and releases it.</summary>
-    public async ValueTask DisposeAsync()
+    /// <summary>Closes the listeners, so no connection is accepted after the stop.</summary>
+    protected override void OnStopRequested()
     {
-        await StopAsync().ConfigureAwait(false);
-        foreach (var listener in _listeners)
+        foreach (var listener in Sockets)
         {
             listener.Dispose();
         }
-
-        _stop.Dispose();
     }
+
+    /// <summary>
+    /// Waits for every connection, each read to its end (see <see cref="TcpSourceOptions.StopReadTimeout"/>), to put
+    /// its last frame into the buffer.
+    /// </summary>
+    protected override Task WhenStoppedAsync() => Task.WhenAll(_connections.Values);
 
     private async Task AcceptLoopAsync(Socket listener)
     {
         var endpoint = listener.LocalEndPoint!;
         var failures = 0;
         var backoff = new Backoff(TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(5));
-        while (!_stop.IsCancellationRequested)
+        while (!StopToken.IsCancellationRequested)
         {
             Socket socket;
             try
             {
-                socket = await listener.AcceptAsync(_stop.Token).ConfigureAwait(false);
+                socket = await listener.AcceptAsync(StopToken).ConfigureAwait(false);
                 failures = 0;
             }
-            catch (Exception ex) when (_stop.IsCancellationRequested && ex is OperationCanceledException or ObjectDisposedException or SocketException)
+            catch (Exception ex) when (StopToken.IsCancellationRequested && ex is OperationCanceledException or ObjectDisposedException or SocketException)
             {
                 return;
             }
@@ -166,7 +109,7 @@ public sealed class TcpSource : ISource
                 Log.AcceptFailed(_logger, ex, endpoint, delay);
                 try
                 {
-                    await Task.Delay(delay, _time, _stop.Token).ConfigureAwait(false);
+                    await Task.Delay(delay, _time, StopToken).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
@@ -193,7 +136,7 @@ public sealed class TcpSource : ISource
         await Task.Yield();
         try
         {
-            await connection.RunAsync(_stop.Token, _abort).ConfigureAwait(false);
+            await connection.RunAsync(StopToken, AbortToken).ConfigureAwait(false);
         }
         finally
         {

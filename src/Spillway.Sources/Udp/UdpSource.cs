@@ -5,7 +5,6 @@ using Spillway.Diagnostics;
 using Spillway.Framing;
 using Spillway.Messages;
 using Spillway.Pipeline;
-using Spillway.Tcp;
 
 namespace Spillway.Udp;
 
@@ -14,7 +13,7 @@ namespace Spillway.Udp;
 /// finds the buffer full is dropped and counted (<c>buffer-full</c>), or, with <see cref="FullPolicy.Wait"/>, waits.
 /// Stopping reads what is still arriving until the socket falls quiet, then returns.
 /// </summary>
-public sealed class UdpSource : ISource
+public sealed class UdpSource : SocketSource
 {
     private const int MaxDatagram = 65_536;
 
@@ -23,18 +22,13 @@ public sealed class UdpSource : ISource
     private readonly FrameDecoder _decoder;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly List<Socket> _sockets = [];
-    private readonly List<Task> _loops = [];
-    private CancellationToken _abort;
-    private int _state; // 0 new, 1 started, 2 stopping
 
-    /// <summary>Creates the source; <see cref="Start"/> binds it.</summary>
+    /// <summary>Creates the source; <see cref="SocketSource.Start"/> binds it.</summary>
     public UdpSource(
         UdpSourceOptions options, IngestBuffer buffer, FrameDecoder decoder, IngestStats stats, BadInputLog badInput, TimeProvider time,
         ILogger<UdpSource> logger)
+        : base(options?.Endpoints ?? throw new ArgumentNullException(nameof(options)))
     {
-        ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(buffer);
         ArgumentNullException.ThrowIfNull(decoder);
         ArgumentNullException.ThrowIfNull(stats);
@@ -50,85 +44,28 @@ public sealed class UdpSource : ISource
     }
 
     /// <inheritdoc />
-    public Transport Transport => Transport.Udp;
+    public override Transport Transport => Transport.Udp;
 
-    /// <summary>The endpoints actually bound, once started.</summary>
-    public IReadOnlyList<IPEndPoint> BoundEndpoints { get; private set; } = [];
-
-    /// <summary>Binds every endpoint and starts receiving. Fails, binding nothing, if any endpoint cannot be bound.</summary>
-    /// <param name="abort">Cancels waits for buffer room (with <see cref="FullPolicy.Wait"/>) on a forced stop.</param>
-    /// <exception cref="ListenFailedException">An endpoint cannot be bound.</exception>
-    public IReadOnlyList<IPEndPoint> Start(CancellationToken abort)
+    /// <inheritdoc />
+    protected override Socket Bind(IPEndPoint endpoint)
     {
-        if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
-        {
-            throw new InvalidOperationException("The UDP source was already started.");
-        }
-
-        _abort = abort;
+        var socket = new Socket(endpoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         try
         {
-            foreach (var endpoint in _options.Endpoints)
-            {
-                var socket = new Socket(endpoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-                _sockets.Add(socket);
-                try
-                {
-                    socket.ReceiveBufferSize = _options.ReceiveBufferBytes;
-                    socket.Bind(endpoint);
-                }
-                catch (SocketException ex)
-                {
-                    throw new ListenFailedException("udp", endpoint, ex);
-                }
-            }
+            socket.ReceiveBufferSize = _options.ReceiveBufferBytes;
+            socket.Bind(endpoint);
+            Log.UdpReceiveBuffer(_logger, (IPEndPoint)socket.LocalEndPoint!, socket.ReceiveBufferSize, _options.ReceiveBufferBytes);
+            return socket;
         }
         catch
         {
-            foreach (var socket in _sockets)
-            {
-                socket.Dispose();
-            }
-
+            socket.Dispose();
             throw;
         }
-
-        BoundEndpoints = [.. _sockets.Select(s => (IPEndPoint)s.LocalEndPoint!)];
-        foreach (var socket in _sockets)
-        {
-            Log.UdpReceiveBuffer(_logger, (IPEndPoint)socket.LocalEndPoint!, socket.ReceiveBufferSize, _options.ReceiveBufferBytes);
-            _loops.Add(ReceiveLoopAsync(socket));
-        }
-
-        return BoundEndpoints;
     }
 
     /// <inheritdoc />
-    public Task<IReadOnlyList<IPEndPoint>> StartAsync(CancellationToken abort) => Task.FromResult(Start(abort));
-
-    /// <summary>Stops receiving once the sockets fall quiet (or the stop's read time is spent), and closes them. Idempotent.</summary>
-    public async Task StopAsync()
-    {
-        if (Interlocked.Exchange(ref _state, 2) != 1)
-        {
-            return;
-        }
-
-        await _stop.CancelAsync().ConfigureAwait(false);
-        await Task.WhenAll(_loops).ConfigureAwait(false);
-    }
-
-    /// <summary>Stops the source if it is running and releases it.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        await StopAsync().ConfigureAwait(false);
-        foreach (var socket in _sockets)
-        {
-            socket.Dispose();
-        }
-
-        _stop.Dispose();
-    }
+    protected override Task RunAsync(Socket socket) => ReceiveLoopAsync(socket);
 
     private async Task ReceiveLoopAsync(Socket socket)
     {
@@ -149,11 +86,11 @@ public sealed class UdpSource : ISource
                 using var quiet = stoppedAt is null ? null : new CancellationTokenSource(QuietFor(stoppedAt.Value), _time);
                 try
                 {
-                    received = await socket.ReceiveFromAsync(datagram, SocketFlags.None, address, quiet?.Token ?? _stop.Token)
+                    received = await socket.ReceiveFromAsync(datagram, SocketFlags.None, address, quiet?.Token ?? StopToken)
                         .ConfigureAwait(false);
                     failures = 0;
                 }
-                catch (OperationCanceledException) when (stoppedAt is null && _stop.IsCancellationRequested)
+                catch (OperationCanceledException) when (stoppedAt is null && StopToken.IsCancellationRequested)
                 {
                     // Stop: from now on, read only what is still arriving, until the socket falls quiet.
                     stoppedAt = _time.GetTimestamp();
@@ -168,18 +105,18 @@ public sealed class UdpSource : ISource
                     // The socket stays bound; wait a little and receive again rather than lose the listener.
                     var delay = backoff.Delay(++failures);
                     Log.UdpReceiveFailed(_logger, ex, endpoint, delay);
-                    await Task.Delay(delay, _time, stoppedAt is null ? _stop.Token : CancellationToken.None).ConfigureAwait(false);
+                    await Task.Delay(delay, _time, stoppedAt is null ? StopToken : CancellationToken.None).ConfigureAwait(false);
                     continue;
                 }
 
                 var peer = peers.Of(address);
                 if (Decode(datagram.AsSpan(0, received), peer) is { } item)
                 {
-                    await _writer.WriteAsync(item, peer, _abort).ConfigureAwait(false);
+                    await _writer.WriteAsync(item, peer, AbortToken).ConfigureAwait(false);
                 }
             }
         }
-        catch (OperationCanceledException) when (_abort.IsCancellationRequested || _stop.IsCancellationRequested)
+        catch (OperationCanceledException) when (AbortToken.IsCancellationRequested || StopToken.IsCancellationRequested)
         {
             // A forced stop while waiting for room (that datagram was never accepted), or a stop during a backoff.
         }

@@ -1,6 +1,6 @@
 using System.Net;
 
-namespace Spillway.Tcp;
+namespace Spillway;
 
 /// <summary>A listener could not be bound: the address is in use, not on this host, or not permitted. Fatal at start.</summary>
 public sealed class ListenFailedException : Exception
