@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds Spillway and runs every test: unit, property, socket and end-to-end (the built CLI as a process, fed by
-# real senders). Needs the .NET SDK; SQLite ships inside Microsoft.Data.Sqlite. The end-to-end tests send with
-# util-linux logger (Debian's bsdutils) and Python's SysLogHandler (python3): installed here when missing.
+# real senders), and the sink tests against a real PostgreSQL. Needs the .NET SDK; SQLite ships inside
+# Microsoft.Data.Sqlite. Installed here when missing (as root, from Debian's packages): util-linux logger
+# (bsdutils) and python3, the real senders of the end-to-end tests, and postgresql, of which a private cluster is
+# started on a free loopback port for the run and stopped at the end, whatever the outcome.
 # Set SPILLWAY_STRESS=1 for ten times the iterations of the concurrency tests.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -9,6 +11,7 @@ cd "$(dirname "$0")"
 missing=()
 command -v logger >/dev/null || missing+=(bsdutils)
 command -v python3 >/dev/null || missing+=(python3)
+ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test.sh: the end-to-end tests need ${missing[*]}; install them (apt-get install ${missing[*]}) or run as root" >&2
@@ -22,7 +25,35 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 
 configuration=Release
 results=$(mktemp -d)
-trap 'rm -rf "$results"' EXIT
+pg_root=""
+stop_postgres() {
+  if [ -n "$pg_root" ] && [ -f "$pg_root/data/postmaster.pid" ]; then
+    as_postgres "$pg_bin/pg_ctl" -D "$pg_root/data" -m immediate stop >/dev/null 2>&1 || true
+  fi
+  [ -n "$pg_root" ] && rm -rf "$pg_root"
+}
+trap 'stop_postgres; rm -rf "$results"' EXIT
+
+# PostgreSQL refuses to run as root: as root, the cluster belongs to the postgres user the package creates.
+as_postgres() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+pg_root=$(mktemp -d /tmp/spillway-pg.XXXXXX)
+[ "$(id -u)" -eq 0 ] && chown postgres: "$pg_root"
+pg_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+as_postgres "$pg_bin/initdb" -D "$pg_root/data" -U spillway --auth=trust -E UTF8 --no-locale >"$pg_root/initdb.log" 2>&1 \
+  || { cat "$pg_root/initdb.log" >&2; exit 1; }
+as_postgres "$pg_bin/pg_ctl" -D "$pg_root/data" -l "$pg_root/server.log" -w -t 60 \
+  -o "-p $pg_port -k $pg_root -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null \
+  || { cat "$pg_root/server.log" >&2; exit 1; }
+echo "test.sh: PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$pg_port ($pg_root)"
+
+# One variable tells the tests where the server is; the fault tests also get the means to stop and start it.
+export SPILLWAY_TEST_POSTGRES="Host=127.0.0.1;Port=$pg_port;Username=spillway;Database=postgres"
+export SPILLWAY_TEST_POSTGRES_CTL="$pg_bin/pg_ctl" SPILLWAY_TEST_POSTGRES_DATA="$pg_root/data"
+export SPILLWAY_TEST_POSTGRES_AS="$([ "$(id -u)" -eq 0 ] && echo postgres || true)"
 
 dotnet build Spillway.slnx -c "$configuration" --nologo
 

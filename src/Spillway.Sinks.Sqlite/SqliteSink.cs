@@ -9,7 +9,8 @@ namespace Spillway.Sinks.Sqlite;
 
 /// <summary>
 /// Stores batches in one SQLite file: WAL journal, one transaction per batch, one prepared INSERT per table reused
-/// for every row. After a failed write the connection is closed and reopened on the next attempt, so a retry starts
+/// for every row, and the batch's id in a <c>batches</c> ledger in the same transaction, so a batch written twice
+/// is stored once. After a failed write the connection is closed and reopened on the next attempt, so a retry starts
 /// clean (and recreates the schema if someone dropped a table).
 /// </summary>
 /// <remarks>
@@ -34,6 +35,10 @@ public sealed class SqliteSink : ISink
             structured_data TEXT,
             message         TEXT    NOT NULL
         );
+        CREATE TABLE IF NOT EXISTS batches (
+            id           TEXT PRIMARY KEY,
+            committed_at TEXT NOT NULL
+        ) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS rejects (
             id          INTEGER PRIMARY KEY,
             received_at TEXT    NOT NULL,
@@ -56,6 +61,14 @@ public sealed class SqliteSink : ISink
         INSERT INTO rejects (received_at, source, peer, reason, detail, raw)
         VALUES ($received_at, $source, $peer, $reason, $detail, $raw)
         """;
+
+    private const string FindBatch = "SELECT count(*) FROM batches WHERE id = $id";
+
+    // The ledger's own clock is the database's: it only ages entries out, and needs no TimeProvider.
+    private const string InsertBatch = "INSERT INTO batches (id, committed_at) VALUES ($id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))";
+
+    /// <summary>A batch is retried within seconds or minutes; a week of ledger is ample, and keeps the table small.</summary>
+    private const string PruneBatches = "DELETE FROM batches WHERE committed_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-7 days')";
 
     private const int CancellationCheckInterval = 4096;
 
@@ -112,7 +125,7 @@ public sealed class SqliteSink : ISink
     }
 
     /// <inheritdoc />
-    public ValueTask WriteAsync(Batch batch, CancellationToken cancellationToken)
+    public ValueTask<int> WriteAsync(Batch batch, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
         cancellationToken.ThrowIfCancellationRequested();
@@ -133,7 +146,7 @@ public sealed class SqliteSink : ISink
             throw;
         }
 
-        return ValueTask.CompletedTask;
+        return ValueTask.FromResult(0); // SQLite holds any text, NUL included: it refuses nothing
     }
 
     /// <inheritdoc />
@@ -163,6 +176,7 @@ public sealed class SqliteSink : ISink
 
             Execute(connection, $"PRAGMA synchronous = {_options.Synchronous.ToString().ToUpperInvariant()}");
             Execute(connection, Schema);
+            Execute(connection, PruneBatches);
             var session = new Session(connection);
             Log.Opened(_logger, FullPath, journalMode, _options.Synchronous);
             return session;
@@ -198,12 +212,18 @@ public sealed class SqliteSink : ISink
         private readonly SqliteConnection _connection;
         private readonly SqliteCommand _message;
         private readonly SqliteCommand _reject;
+        private readonly SqliteCommand _findBatch;
+        private readonly SqliteCommand _insertBatch;
         private readonly SqliteParameter[] _m;
         private readonly SqliteParameter[] _r;
+        private readonly SqliteParameter[] _find;
+        private readonly SqliteParameter[] _insert;
 
         public Session(SqliteConnection connection)
         {
             _connection = connection;
+            (_findBatch, _find) = Prepare(connection, FindBatch, "$id");
+            (_insertBatch, _insert) = Prepare(connection, InsertBatch, "$id");
             (_message, _m) = Prepare(connection, InsertMessage,
                 "$received_at", "$source", "$peer", "$facility", "$severity", "$timestamp", "$hostname", "$app_name", "$proc_id",
                 "$msg_id", "$structured_data", "$message");
@@ -217,6 +237,21 @@ public sealed class SqliteSink : ISink
             using var transaction = _connection.BeginTransaction(deferred: false); // BEGIN IMMEDIATE: take the write lock now
             _message.Transaction = transaction;
             _reject.Transaction = transaction;
+            _findBatch.Transaction = transaction;
+            _insertBatch.Transaction = transaction;
+            if (batch.Id != Guid.Empty)
+            {
+                var id = batch.Id.ToString("N");
+                _find[0].Value = id;
+                if (Convert.ToInt64(_findBatch.ExecuteScalar(), CultureInfo.InvariantCulture) > 0)
+                {
+                    return; // an earlier attempt committed it: storing it again would double it
+                }
+
+                _insert[0].Value = id;
+                _insertBatch.ExecuteNonQuery();
+            }
+
             var rows = 0;
             foreach (var m in batch.Messages)
             {
@@ -259,6 +294,8 @@ public sealed class SqliteSink : ISink
         {
             _message.Dispose();
             _reject.Dispose();
+            _findBatch.Dispose();
+            _insertBatch.Dispose();
             _connection.Dispose();
         }
 

@@ -61,7 +61,7 @@ internal sealed class RecordingSink(int failures = 0) : ISink
 
     public ValueTask OpenAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
-    public async ValueTask WriteAsync(Batch batch, CancellationToken cancellationToken)
+    public async ValueTask<int> WriteAsync(Batch batch, CancellationToken cancellationToken)
     {
         FirstWrite.TrySetResult(batch.Count);
         if (Gate is { } gate)
@@ -82,6 +82,8 @@ internal sealed class RecordingSink(int failures = 0) : ISink
             _rejects.AddRange(batch.Rejects);
             _batchSizes.Add(batch.Count);
         }
+
+        return 0;
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;

@@ -113,6 +113,24 @@ public abstract class SinkContractTests
     }
 
     [Fact]
+    public async Task A_batch_written_again_is_stored_once_as_after_a_commit_whose_answer_was_lost()
+    {
+        await using var sink = CreateSink();
+        await sink.OpenAsync(Ct);
+        var batch = BatchOf(Raw("once"), new Reject(At, Transport.Tcp, "127.0.0.1:7", RejectReason.Truncated, [1, 2], null));
+        batch.Id = Guid.CreateVersion7();
+        Assert.Equal(0, await sink.WriteAsync(batch, Ct));
+        Assert.Equal(0, await sink.WriteAsync(batch, Ct));
+
+        var other = BatchOf(Raw("once"));
+        other.Id = Guid.CreateVersion7();
+        await sink.WriteAsync(other, Ct); // the same content under another id is another batch
+
+        Assert.Equal(["once", "once"], (await ReadMessagesAsync()).Select(m => m.Message));
+        Assert.Single(await ReadRejectsAsync());
+    }
+
+    [Fact]
     public async Task An_empty_batch_stores_nothing()
     {
         await using var sink = CreateSink();

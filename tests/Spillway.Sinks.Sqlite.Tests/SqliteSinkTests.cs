@@ -17,7 +17,7 @@ public sealed class SqliteSinkTests : IDisposable
     public void Dispose() => _database.Dispose();
 
     [Fact]
-    public async Task The_database_is_in_WAL_mode_with_both_tables()
+    public async Task The_database_is_in_WAL_mode_with_its_three_tables()
     {
         await using var sink = new SqliteSink(new SqliteSinkOptions { Path = _database.Path }, NullLogger<SqliteSink>.Instance);
         await sink.OpenAsync(Ct);
@@ -27,7 +27,7 @@ public sealed class SqliteSinkTests : IDisposable
         command.CommandText = "PRAGMA journal_mode";
         Assert.Equal("wal", command.ExecuteScalar());
         command.CommandText = "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name)";
-        Assert.Equal("messages,rejects", command.ExecuteScalar());
+        Assert.Equal("batches,messages,rejects", command.ExecuteScalar());
     }
 
     [Fact]

@@ -54,11 +54,16 @@ public sealed class IngestStats
     public void OnBlank() => Interlocked.Increment(ref _blank);
 
     /// <summary>Counts a committed batch.</summary>
-    public void OnCommitted(int messages, IReadOnlyList<Reject> rejects)
+    /// <param name="messages">The batch's messages.</param>
+    /// <param name="rejects">The batch's rejects.</param>
+    /// <param name="refused">How many of the messages the database refused, stored as <c>refused-by-db</c> rejects.</param>
+    public void OnCommitted(int messages, IReadOnlyList<Reject> rejects, int refused = 0)
     {
         ArgumentNullException.ThrowIfNull(rejects);
-        Interlocked.Add(ref _stored, messages);
-        Interlocked.Add(ref _rejected, rejects.Count);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(refused, messages);
+        Interlocked.Add(ref _stored, messages - refused);
+        Interlocked.Add(ref _rejected, rejects.Count + refused);
+        Interlocked.Add(ref _rejectsByReason[(int)RejectReason.RefusedByDb], refused);
         foreach (var reject in rejects)
         {
             Interlocked.Increment(ref _rejectsByReason[(int)reject.Reason]);

@@ -15,6 +15,12 @@ public sealed class Batch
     /// <param name="capacity">The expected number of messages.</param>
     public Batch(int capacity = 0) => _messages = new List<Message>(capacity);
 
+    /// <summary>
+    /// Names the batch across retries: a sink records it with the rows, in the same transaction, and on a retry whose
+    /// earlier attempt did commit (the connection died during COMMIT) finds it and stores nothing twice.
+    /// </summary>
+    public Guid Id { get; set; }
+
     /// <summary>The messages, in the order they were accepted.</summary>
     public IReadOnlyList<Message> Messages => _messages;
 
@@ -75,5 +81,6 @@ public sealed class Batch
         _rejects.Clear();
         Bytes = 0;
         HasReceipts = false;
+        Id = Guid.Empty;
     }
 }

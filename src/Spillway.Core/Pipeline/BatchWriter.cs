@@ -81,9 +81,9 @@ public sealed class BatchWriter
                     continue;
                 }
 
-                await WriteWithRetryAsync(batch, abort).ConfigureAwait(false);
+                var refused = await WriteWithRetryAsync(batch, abort).ConfigureAwait(false);
                 _buffer.Commit(batch.Count, batch.Bytes);
-                _stats.OnCommitted(batch.Messages.Count, batch.Rejects);
+                _stats.OnCommitted(batch.Messages.Count, batch.Rejects, refused);
                 batch.AcknowledgeReceipts();
                 batch.Clear();
             }
@@ -105,6 +105,7 @@ public sealed class BatchWriter
                 if (batch.Count == 0)
                 {
                     firstAt = _time.GetTimestamp();
+                    batch.Id = Guid.CreateVersion7(_time.GetUtcNow());
                 }
 
                 batch.Add(item);
@@ -139,15 +140,17 @@ public sealed class BatchWriter
         }
     }
 
-    private async ValueTask WriteWithRetryAsync(Batch batch, CancellationToken abort)
+    /// <summary>Writes the batch until it is stored; returns how many of its messages the database refused (kept as rejects).</summary>
+    private async ValueTask<int> WriteWithRetryAsync(Batch batch, CancellationToken abort)
     {
         var attempt = 0;
+        int refused;
         while (true)
         {
             _state = WriterState.Writing;
             try
             {
-                await _sink.WriteAsync(batch, abort).ConfigureAwait(false);
+                refused = await _sink.WriteAsync(batch, abort).ConfigureAwait(false);
                 break;
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !abort.IsCancellationRequested)
@@ -169,5 +172,6 @@ public sealed class BatchWriter
 
         _retryingSince = null;
         _state = WriterState.Idle;
+        return refused;
     }
 }

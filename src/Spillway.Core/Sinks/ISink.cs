@@ -15,8 +15,11 @@ public interface ISink : IAsyncDisposable
     ValueTask OpenAsync(CancellationToken cancellationToken);
 
     /// <summary>
-    /// Stores every message and reject of the batch in one transaction, or throws and stores none of them.
-    /// The same batch may be written again after a failure. The sink must not keep the batch's lists.
+    /// Stores every message and reject of the batch in one transaction, or throws and stores none of them. The same
+    /// batch (same <see cref="Batch.Id"/>) may be written again after a failure whose outcome was unknown: it is then
+    /// stored once. A message the database cannot hold is stored in the rejects table (<c>refused-by-db</c>, with the
+    /// reason) instead. The sink must not keep the batch's lists.
     /// </summary>
-    ValueTask WriteAsync(Batch batch, CancellationToken cancellationToken);
+    /// <returns>How many of the batch's messages went to the rejects table as refused by the database.</returns>
+    ValueTask<int> WriteAsync(Batch batch, CancellationToken cancellationToken);
 }
