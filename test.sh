@@ -45,8 +45,15 @@ pg_root=$(mktemp -d /tmp/spillway-pg.XXXXXX)
 pg_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
 as_postgres "$pg_bin/initdb" -D "$pg_root/data" -U spillway --auth=trust -E UTF8 --no-locale >"$pg_root/initdb.log" 2>&1 \
   || { cat "$pg_root/initdb.log" >&2; exit 1; }
-as_postgres "$pg_bin/pg_ctl" -D "$pg_root/data" -l "$pg_root/server.log" -w -t 60 \
-  -o "-p $pg_port -k $pg_root -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null \
+# In the cluster's own configuration, so that the fault tests' plain `pg_ctl start` brings it back the same.
+cat >>"$pg_root/data/postgresql.conf" <<EOF
+port = $pg_port
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$pg_root'
+max_connections = 200
+fsync = off
+EOF
+as_postgres "$pg_bin/pg_ctl" -D "$pg_root/data" -l "$pg_root/server.log" -w -t 60 start >/dev/null \
   || { cat "$pg_root/server.log" >&2; exit 1; }
 echo "test.sh: PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$pg_port ($pg_root)"
 

@@ -31,5 +31,7 @@ public static class EventIds
     public const int BatchWriteFailed = 3001;
     public const int BatchWriteRecovered = 3002;
     public const int JournalModeNotWal = 3003;
+    public const int PostgresOpened = 3004;
+    public const int PostgresRefused = 3005;
 #pragma warning restore CS1591
 }

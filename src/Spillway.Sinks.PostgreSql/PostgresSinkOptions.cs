@@ -1,0 +1,31 @@
+using System.Text.RegularExpressions;
+
+namespace Spillway.Sinks.PostgreSql;
+
+/// <summary>Where the PostgreSQL sink writes.</summary>
+public sealed partial record PostgresSinkOptions
+{
+    /// <summary>An Npgsql connection string, such as <c>Host=db;Username=spillway;Password=...;Database=logs</c>.</summary>
+    public required string ConnectionString { get; init; }
+
+    /// <summary>
+    /// Put before the table names: <c>messages</c>, <c>rejects</c> and the <c>batches</c> ledger become
+    /// <c>{prefix}messages</c> and so on (lower case letters, digits and underscores). <value>The default is none.</value>
+    /// </summary>
+    public string TablePrefix { get; init; } = "";
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first value that is wrong.</summary>
+    public void Validate()
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(ConnectionString, nameof(ConnectionString));
+        if (!TablePrefixPattern().IsMatch(TablePrefix))
+        {
+            throw new ArgumentException(
+                $"'{TablePrefix}' is not a table prefix: use lower case letters, digits and underscores, starting with a letter or underscore.",
+                nameof(TablePrefix));
+        }
+    }
+
+    [GeneratedRegex("^([a-z_][a-z0-9_]{0,40})?$")]
+    private static partial Regex TablePrefixPattern();
+}
