@@ -65,8 +65,9 @@ export SPILLWAY_TEST_POSTGRES_AS="$([ "$(id -u)" -eq 0 ] && echo postgres || tru
 dotnet build Spillway.slnx -c "$configuration" --nologo
 
 # A test that hangs fails the run after the timeout (with a dump of where it hung) instead of stalling CI.
+# One test assembly at a time (-m:1): the PostgreSQL fault tests of two assemblies stop and start the same server.
 set +e
-dotnet test Spillway.slnx -c "$configuration" --no-build --nologo \
+dotnet test Spillway.slnx -c "$configuration" --no-build --nologo -m:1 \
   --blame-hang-timeout 10m --blame-hang-dump-type none 2>&1 | tee "$results/test.log"
 status=${PIPESTATUS[0]}
 set -e

@@ -84,6 +84,35 @@ public sealed class ServeSettingsTests
     }
 
     [Fact]
+    public void Postgres_replaces_sqlite_and_takes_two_writers_unless_told_otherwise()
+    {
+        var settings = Load(new() { ["Postgres"] = "Host=db;Username=spillway", ["PostgresTablePrefix"] = "edge_" });
+        Assert.Equal("Host=db;Username=spillway", settings.Postgres?.ConnectionString);
+        Assert.Equal("edge_", settings.Postgres?.TablePrefix);
+        Assert.Equal(2, settings.Writers);
+
+        Assert.Equal(4, Load(new() { ["Postgres"] = "Host=db", ["Writers"] = "4" }).Writers);
+        Assert.Null(Load().Postgres);
+        Assert.Equal(1, Load().Writers);
+    }
+
+    [Theory]
+    [InlineData("Writers", "3", null, "--writers (config key Writers, environment SPILLWAY__WRITERS) is 3, but SQLite takes one writer at a time")]
+    [InlineData("Postgres", "Host=db;Bogus Key=1", null, "invalid PostgreSQL settings (--postgres, --postgres-table-prefix)")]
+    [InlineData("Postgres", "Host=db", "Bad-Prefix", "invalid PostgreSQL settings (--postgres, --postgres-table-prefix): 'Bad-Prefix' is not a table prefix")]
+    public void Postgres_settings_that_cannot_work_are_refused(string key, string value, string? prefix, string message)
+    {
+        var config = new Dictionary<string, string?> { [key] = value };
+        if (prefix is not null)
+        {
+            config["PostgresTablePrefix"] = prefix;
+        }
+
+        var error = Assert.Throws<SettingsException>(() => Load(config));
+        Assert.StartsWith(message, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void None_turns_a_listener_off_but_not_all_of_them()
     {
         var settings = Load(new() { ["ListenUdp"] = "none", ["ListenHttp:0"] = "None" });

@@ -134,7 +134,7 @@ public sealed class PostgresSinkTests : IAsyncLifetime
         }, Ct);
 
         await Eventually.Until(() => stats.Stored >= 20_000, "the first rows");
-        await TestDatabase.StopServerAsync();
+        await PostgresServer.StopAsync();
         try
         {
             // While the server is away the writer retries and the buffer fills: the producer is held back, not failed.
@@ -143,7 +143,7 @@ public sealed class PostgresSinkTests : IAsyncLifetime
         }
         finally
         {
-            await TestDatabase.StartServerAsync();
+            await PostgresServer.StartAsync();
         }
 
         await producer.WaitAsync(TimeSpan.FromMinutes(2), Ct);

@@ -1,12 +1,12 @@
-using System.Diagnostics;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
+using Spillway.Testing;
 
 namespace Spillway.Sinks.PostgreSql.Tests;
 
 /// <summary>
-/// The PostgreSQL that ./test.sh starts, found through SPILLWAY_TEST_POSTGRES. Each test gets tables of its own (a
-/// unique prefix), dropped at the end. Without the variable the tests skip, except in CI (CI=true), where they fail.
+/// Tables of the test's own (a unique prefix) in the PostgreSQL that ./test.sh starts (<see cref="PostgresServer"/>),
+/// dropped at the end.
 /// </summary>
 internal sealed class TestDatabase : IAsyncDisposable
 {
@@ -22,21 +22,7 @@ internal sealed class TestDatabase : IAsyncDisposable
 
     public string Prefix { get; } = $"t{Guid.NewGuid():N}"[..13] + "_";
 
-    public static TestDatabase Create()
-    {
-        var connectionString = Environment.GetEnvironmentVariable("SPILLWAY_TEST_POSTGRES");
-        if (string.IsNullOrEmpty(connectionString))
-        {
-            if (Environment.GetEnvironmentVariable("CI") == "true")
-            {
-                Assert.Fail("SPILLWAY_TEST_POSTGRES is not set: run the tests through ./test.sh, which starts PostgreSQL");
-            }
-
-            Assert.Skip("SPILLWAY_TEST_POSTGRES is not set: ./test.sh starts a PostgreSQL for these tests");
-        }
-
-        return new TestDatabase(connectionString);
-    }
+    public static TestDatabase Create() => new(PostgresServer.ConnectionString());
 
     public PostgresSink Sink(NpgsqlDataSource? dataSource = null) =>
         new(new PostgresSinkOptions { ConnectionString = ConnectionString, TablePrefix = Prefix }, dataSource ?? DataSource,
@@ -61,11 +47,6 @@ internal sealed class TestDatabase : IAsyncDisposable
         return values;
     }
 
-    /// <summary>Stops the server at once (as a crash would), for the fault tests.</summary>
-    public static Task StopServerAsync() => PgCtlAsync("-m", "immediate", "stop");
-
-    public static Task StartServerAsync() => PgCtlAsync("-w", "-t", "60", "start");
-
     public async ValueTask DisposeAsync()
     {
         await using (var command = DataSource.CreateCommand(
@@ -75,31 +56,5 @@ internal sealed class TestDatabase : IAsyncDisposable
         }
 
         await DataSource.DisposeAsync();
-    }
-
-    private static async Task PgCtlAsync(params string[] args)
-    {
-        var pgCtl = Environment.GetEnvironmentVariable("SPILLWAY_TEST_POSTGRES_CTL");
-        var data = Environment.GetEnvironmentVariable("SPILLWAY_TEST_POSTGRES_DATA");
-        Assert.False(string.IsNullOrEmpty(pgCtl) || string.IsNullOrEmpty(data), "the fault tests need SPILLWAY_TEST_POSTGRES_CTL and _DATA (./test.sh)");
-        var user = Environment.GetEnvironmentVariable("SPILLWAY_TEST_POSTGRES_AS");
-        // Not redirected: the server pg_ctl starts would inherit the pipe and hold it open, and waiting for its end would hang.
-        var start = new ProcessStartInfo(string.IsNullOrEmpty(user) ? pgCtl! : "runuser") { UseShellExecute = false };
-        if (!string.IsNullOrEmpty(user))
-        {
-            foreach (var a in new[] { "-u", user, "--", pgCtl! })
-            {
-                start.ArgumentList.Add(a);
-            }
-        }
-
-        foreach (var a in args.Prepend(data!).Prepend("-D").Append("-l").Append(Path.Combine(Path.GetDirectoryName(data)!, "server.log")))
-        {
-            start.ArgumentList.Add(a);
-        }
-
-        using var process = Process.Start(start)!;
-        await process.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(TimeSpan.FromSeconds(90));
-        Assert.Equal(0, process.ExitCode);
     }
 }

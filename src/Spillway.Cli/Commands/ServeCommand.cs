@@ -46,6 +46,12 @@ internal static class ServeCommand
         var udpReceiveBuffer = Flag<string>(ServeKeys.UdpReceiveBuffer, "SIZE",
             "The UDP socket's receive buffer (SO_RCVBUF, capped by net.core.rmem_max) [default: 4MiB]");
         var sqlite = Flag<string>(ServeKeys.Sqlite, "PATH", "The SQLite database file, created if missing [default: spillway.db]");
+        var postgres = Flag<string>(ServeKeys.Postgres, "CONNECTION",
+            "Write to PostgreSQL instead of SQLite: an Npgsql connection string, e.g. \"Host=db;Username=spillway;Database=logs\"");
+        var postgresTablePrefix = Flag<string>(ServeKeys.PostgresTablePrefix, "PREFIX",
+            "Put before the PostgreSQL table names: PREFIXmessages, PREFIXrejects, PREFIXbatches [default: none]");
+        var writers = Flag<string>(ServeKeys.Writers, "N",
+            $"Writers in parallel, each with its own connection; PostgreSQL only [default: {ServeSettings.DefaultPostgresWriters} with PostgreSQL, 1 with SQLite]");
         var synchronous = Flag<string>(ServeKeys.SqliteSynchronous, "MODE",
             "SQLite PRAGMA synchronous: off, normal or full; normal survives any process crash in WAL mode [default: normal]");
         var maxMessages = Flag<string>(ServeKeys.MaxBufferMessages, "COUNT",
@@ -64,7 +70,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Listen for messages and store them in the database; SIGINT or SIGTERM drains and stops")
         {
-            config, listenTcp, listenUdp, listenHttp, httpWhenFull, httpMaxBodyBytes, tcpWhenFull, udpWhenFull, udpReceiveBuffer, sqlite, synchronous, maxMessages, maxBytes, maxMessageBytes, batchSize, batchLinger, stopReadTimeout,
+            config, postgres, postgresTablePrefix, writers, listenTcp, listenUdp, listenHttp, httpWhenFull, httpMaxBodyBytes, tcpWhenFull, udpWhenFull, udpReceiveBuffer, sqlite, synchronous, maxMessages, maxBytes, maxMessageBytes, batchSize, batchLinger, stopReadTimeout,
         };
 
         command.SetAction(async (parseResult, cancellationToken) =>
@@ -82,6 +88,7 @@ internal static class ServeCommand
 
             foreach (var (option, key) in new[]
             {
+                (postgres, ServeKeys.Postgres), (postgresTablePrefix, ServeKeys.PostgresTablePrefix), (writers, ServeKeys.Writers),
                 (sqlite, ServeKeys.Sqlite), (synchronous, ServeKeys.SqliteSynchronous), (maxMessages, ServeKeys.MaxBufferMessages),
                 (maxBytes, ServeKeys.MaxBufferBytes), (maxMessageBytes, ServeKeys.MaxMessageBytes), (batchSize, ServeKeys.BatchSize),
                 (batchLinger, ServeKeys.BatchLinger), (stopReadTimeout, ServeKeys.StopReadTimeout), (tcpWhenFull, ServeKeys.TcpWhenFull),

@@ -4,18 +4,16 @@ using Microsoft.Extensions.Logging;
 using Spillway.Diagnostics;
 using Spillway.Messages;
 using Spillway.Pipeline;
-using Spillway.Sinks;
 
 namespace Spillway.Cli.Hosting;
 
 /// <summary>
-/// Starts and stops the pipeline in order. Start: open the sink (failing fast), start the writer, then the
+/// Starts and stops the pipeline in order. Start: open the sinks (failing fast), start the writers, then the
 /// listeners. Stop: listeners stop accepting and reading and hand in their last frames, the buffer completes, the
-/// writer drains it, the sink closes.
+/// writers drain it, the sinks close.
 /// </summary>
 internal sealed class IngestService(
-    ISink sink,
-    BatchWriter writer,
+    WriterPool writers,
     IEnumerable<ISource> sources,
     IngestBuffer buffer,
     IngestStats stats,
@@ -35,8 +33,8 @@ internal sealed class IngestService(
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        await sink.OpenAsync(cancellationToken);
-        _writer = RunWriterAsync();
+        await writers.OpenAsync(cancellationToken);
+        _writer = RunWritersAsync();
         try
         {
             foreach (var source in _sources)
@@ -77,15 +75,15 @@ internal sealed class IngestService(
         }
         finally
         {
-            await sink.DisposeAsync();
+            await writers.DisposeAsync();
         }
     }
 
-    private async Task RunWriterAsync()
+    private async Task RunWritersAsync()
     {
         try
         {
-            await writer.RunAsync(shutdown.AbortToken);
+            await writers.RunAsync(shutdown.AbortToken);
         }
         catch (OperationCanceledException) when (shutdown.AbortToken.IsCancellationRequested)
         {

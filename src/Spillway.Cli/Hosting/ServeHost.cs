@@ -3,11 +3,13 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
+using Npgsql;
 using Spillway.Diagnostics;
 using Spillway.Framing;
 using Spillway.Http;
 using Spillway.Pipeline;
 using Spillway.Sinks;
+using Spillway.Sinks.PostgreSql;
 using Spillway.Sinks.Sqlite;
 using Spillway.Tcp;
 using Spillway.Udp;
@@ -59,8 +61,21 @@ internal static class ServeHost
         services.AddSingleton(settings.Http);
         services.AddSingleton(settings.Sqlite);
         services.AddSingleton<IngestBuffer>();
-        services.AddSingleton<ISink, SqliteSink>();
-        services.AddSingleton<BatchWriter>();
+        if (settings.Postgres is { } postgres)
+        {
+            services.AddSingleton(postgres);
+            services.AddSingleton(sp => new NpgsqlDataSourceBuilder(postgres.ConnectionString)
+                .UseLoggerFactory(sp.GetRequiredService<ILoggerFactory>())
+                .Build());
+        }
+
+        services.AddSingleton(sp => new WriterPool([.. Enumerable.Range(0, settings.Writers).Select(_ =>
+        {
+            ISink sink = settings.Postgres is null
+                ? ActivatorUtilities.CreateInstance<SqliteSink>(sp)
+                : ActivatorUtilities.CreateInstance<PostgresSink>(sp);
+            return (sink, ActivatorUtilities.CreateInstance<BatchWriter>(sp, sink));
+        })]));
         services.AddSingleton<ISource, TcpSource>();
         services.AddSingleton<ISource, UdpSource>();
         services.AddSingleton<ISource, HttpSource>();

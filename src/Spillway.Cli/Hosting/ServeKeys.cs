@@ -19,6 +19,9 @@ internal static class ServeKeys
     public static readonly ServeKey UdpWhenFull = new("--udp-when-full", "UdpWhenFull");
     public static readonly ServeKey UdpReceiveBuffer = new("--udp-receive-buffer", "UdpReceiveBuffer");
     public static readonly ServeKey Sqlite = new("--sqlite", "Sqlite");
+    public static readonly ServeKey Postgres = new("--postgres", "Postgres");
+    public static readonly ServeKey PostgresTablePrefix = new("--postgres-table-prefix", "PostgresTablePrefix");
+    public static readonly ServeKey Writers = new("--writers", "Writers");
     public static readonly ServeKey SqliteSynchronous = new("--sqlite-synchronous", "SqliteSynchronous");
     public static readonly ServeKey MaxBufferMessages = new("--max-buffer-messages", "MaxBufferMessages");
     public static readonly ServeKey MaxBufferBytes = new("--max-buffer-bytes", "MaxBufferBytes");

@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.Extensions.Configuration;
 using Spillway.Http;
 using Spillway.Pipeline;
+using Spillway.Sinks.PostgreSql;
 using Spillway.Sinks.Sqlite;
 using Spillway.Tcp;
 using Spillway.Udp;
@@ -16,6 +17,9 @@ namespace Spillway.Cli.Hosting;
 /// </summary>
 internal sealed record ServeSettings
 {
+    /// <summary>The default of <c>--writers</c> with PostgreSQL, chosen by measurement (see docs in the README).</summary>
+    public const int DefaultPostgresWriters = 2;
+
     public required IReadOnlyList<IPEndPoint> ListenTcp { get; init; }
 
     public required IReadOnlyList<IPEndPoint> ListenUdp { get; init; }
@@ -33,6 +37,12 @@ internal sealed record ServeSettings
     public required int UdpReceiveBuffer { get; init; }
 
     public required SqliteSinkOptions Sqlite { get; init; }
+
+    /// <summary>The PostgreSQL sink, when <c>--postgres</c> is given; SQLite otherwise.</summary>
+    public PostgresSinkOptions? Postgres { get; init; }
+
+    /// <summary>Writers draining the buffer in parallel, each with a sink (connection) of its own.</summary>
+    public required int Writers { get; init; }
 
     public required IngestBufferOptions Buffer { get; init; }
 
@@ -67,8 +77,26 @@ internal sealed record ServeSettings
         var reader = new Reader(configuration, flags);
         var defaults = new BatchWriterOptions();
         var tcpDefaults = new TcpSourceOptions();
+        var postgres = reader.Text(ServeKeys.Postgres, "") is { Length: > 0 } connectionString
+            ? new PostgresSinkOptions { ConnectionString = connectionString, TablePrefix = reader.Text(ServeKeys.PostgresTablePrefix, "") }
+            : null;
+        if (postgres is not null)
+        {
+            try
+            {
+                postgres.Validate();
+                _ = new Npgsql.NpgsqlConnectionStringBuilder(postgres.ConnectionString);
+            }
+            catch (ArgumentException ex)
+            {
+                throw new SettingsException($"invalid PostgreSQL settings ({ServeKeys.Postgres.Flag}, {ServeKeys.PostgresTablePrefix.Flag}): {ex.Message}");
+            }
+        }
+
         var settings = new ServeSettings
         {
+            Postgres = postgres,
+            Writers = (int)reader.Count(ServeKeys.Writers, postgres is null ? 1 : DefaultPostgresWriters, 1, 64),
             ListenTcp = reader.Endpoints(ServeKeys.ListenTcp, [TcpSourceOptions.DefaultEndpoint]),
             ListenUdp = reader.Endpoints(ServeKeys.ListenUdp, [UdpSourceOptions.DefaultEndpoint]),
             ListenHttp = reader.Endpoints(ServeKeys.ListenHttp, [HttpSourceOptions.DefaultEndpoint]),
@@ -100,6 +128,12 @@ internal sealed record ServeSettings
         {
             throw new SettingsException(
                 $"nothing to listen on: {ServeKeys.ListenTcp.Flag}, {ServeKeys.ListenUdp.Flag} and {ServeKeys.ListenHttp.Flag} are all 'none'");
+        }
+
+        if (settings.Postgres is null && settings.Writers > 1)
+        {
+            throw new SettingsException(
+                $"{ServeKeys.Writers.Describe()} is {settings.Writers}, but SQLite takes one writer at a time: use 1, or {ServeKeys.Postgres.Flag}");
         }
 
         if (settings.MaxMessageBytes > settings.Buffer.MaxBytes)

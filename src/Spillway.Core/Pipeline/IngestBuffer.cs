@@ -11,13 +11,14 @@ namespace Spillway.Pipeline;
 /// senders); waiters are served in arrival order.
 /// </summary>
 /// <remarks>
-/// Sources write from many threads; one writer reads. <see cref="Complete"/> means no source will write again:
-/// the reader then drains what is left and its <c>WaitToReadAsync</c> returns false.
+/// Sources write from many threads; one writer or several read (each commits what it took).
+/// <see cref="Complete"/> means no source will write again: the readers then drain what is left and their
+/// <c>WaitToReadAsync</c> returns false.
 /// </remarks>
 public sealed class IngestBuffer
 {
     private readonly Channel<IngestItem> _channel = Channel.CreateUnbounded<IngestItem>(
-        new UnboundedChannelOptions { SingleReader = true, SingleWriter = true, AllowSynchronousContinuations = false });
+        new UnboundedChannelOptions { SingleReader = false, SingleWriter = true, AllowSynchronousContinuations = false });
 
     private readonly IngestStats _stats;
     private readonly Lock _gate = new();
@@ -39,7 +40,7 @@ public sealed class IngestBuffer
     /// <summary>The bounds.</summary>
     public IngestBufferOptions Options { get; }
 
-    /// <summary>The reading side, for the one writer that drains the buffer.</summary>
+    /// <summary>The reading side, for the writers that drain the buffer.</summary>
     public ChannelReader<IngestItem> Reader => _channel.Reader;
 
     /// <summary>Items accepted and not yet committed.</summary>
