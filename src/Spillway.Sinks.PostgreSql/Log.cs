@@ -10,6 +10,6 @@ internal static partial class Log
     public static partial void Opened(ILogger logger, Version version, string? host, int port, string? database, string messages, string rejects);
 
     [LoggerMessage(EventId = EventIds.PostgresRefused, Level = LogLevel.Warning,
-        Message = "PostgreSQL cannot hold {Count} message(s) of a batch ({Reason}): they are stored as refused-by-db rejects")]
+        Message = "PostgreSQL refused {Count} message(s) ({Reason}): stored as refused-by-db rejects, and the rest of the batch stored")]
     public static partial void Refused(ILogger logger, int count, string reason);
 }

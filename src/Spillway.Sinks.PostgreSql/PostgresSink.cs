@@ -74,7 +74,7 @@ public sealed class PostgresSink : ISink
         ArgumentNullException.ThrowIfNull(batch);
         try
         {
-            return await WriteOnceAsync(batch, cancellationToken).ConfigureAwait(false);
+            return await StoreAsync(batch.Id, batch.Messages, batch.Rejects, [], cancellationToken).ConfigureAwait(false);
         }
         catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UndefinedTable)
         {
@@ -86,17 +86,66 @@ public sealed class PostgresSink : ISink
         }
     }
 
-    private async ValueTask<int> WriteOnceAsync(Batch batch, CancellationToken cancellationToken)
+    /// <summary>
+    /// Stores messages and rejects in one transaction. If the server refuses a row (a data or constraint error), the
+    /// messages are split in halves, each stored in a transaction of its own, down to the single message it refuses,
+    /// which goes to the rejects table with the server's words; the rest of the batch is stored. Each part has an id
+    /// derived from its batch's, so a retry of the whole batch finds the parts already stored.
+    /// </summary>
+    private async ValueTask<int> StoreAsync(
+        Guid id, IReadOnlyList<Message> messages, IReadOnlyList<Reject> rejects, IReadOnlyList<(Message Message, string Reason)> refusedByServer,
+        CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await WriteOnceAsync(id, messages, rejects, refusedByServer, cancellationToken).ConfigureAwait(false);
+        }
+        catch (PostgresException ex) when (IsRefusal(ex) && messages.Count > 0)
+        {
+            if (messages.Count == 1)
+            {
+                return await StoreAsync(Part(id, 0), [], rejects, [.. refusedByServer, (messages[0], $"{ex.MessageText} (SQLSTATE {ex.SqlState})")],
+                    cancellationToken).ConfigureAwait(false);
+            }
+
+            var half = messages.Count / 2;
+            var left = await StoreAsync(Part(id, 1), [.. messages.Take(half)], rejects, refusedByServer, cancellationToken).ConfigureAwait(false);
+            var right = await StoreAsync(Part(id, 2), [.. messages.Skip(half)], [], [], cancellationToken).ConfigureAwait(false);
+            return left + right;
+        }
+    }
+
+    /// <summary>Data exceptions (class 22) and integrity violations (class 23): the rows, not the server, are the problem.</summary>
+    private static bool IsRefusal(PostgresException ex) => ex.SqlState.StartsWith("22", StringComparison.Ordinal) || ex.SqlState.StartsWith("23", StringComparison.Ordinal);
+
+    /// <summary>The id of a part of a split batch: the same for the same part on every attempt.</summary>
+    private static Guid Part(Guid id, byte side)
+    {
+        if (id == Guid.Empty)
+        {
+            return id;
+        }
+
+        Span<byte> bytes = stackalloc byte[17];
+        id.TryWriteBytes(bytes);
+        bytes[16] = side;
+        return new Guid(System.Security.Cryptography.SHA256.HashData(bytes)[..16]);
+    }
+
+    private async ValueTask<int> WriteOnceAsync(
+        Guid id, IReadOnlyList<Message> messages, IReadOnlyList<Reject> rejects, IReadOnlyList<(Message Message, string Reason)> refusedByServer,
+        CancellationToken cancellationToken)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
 
-        var (stored, refused) = Partition(batch.Messages);
-        if (batch.Id != Guid.Empty)
+        var (stored, refused) = Partition(messages);
+        refused.AddRange(refusedByServer);
+        if (id != Guid.Empty)
         {
             await using var ledger = new NpgsqlCommand(
                 $"INSERT INTO {_batches} (id, refused) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING RETURNING refused", connection, transaction);
-            ledger.Parameters.Add(new NpgsqlParameter { Value = batch.Id, NpgsqlDbType = NpgsqlDbType.Uuid });
+            ledger.Parameters.Add(new NpgsqlParameter { Value = id, NpgsqlDbType = NpgsqlDbType.Uuid });
             ledger.Parameters.Add(new NpgsqlParameter { Value = refused.Count, NpgsqlDbType = NpgsqlDbType.Integer });
             if (await ledger.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is null)
             {
@@ -104,17 +153,17 @@ public sealed class PostgresSink : ISink
                 // say how many of its messages it refused.
                 await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);
                 await using var find = new NpgsqlCommand($"SELECT refused FROM {_batches} WHERE id = $1", connection);
-                find.Parameters.Add(new NpgsqlParameter { Value = batch.Id, NpgsqlDbType = NpgsqlDbType.Uuid });
+                find.Parameters.Add(new NpgsqlParameter { Value = id, NpgsqlDbType = NpgsqlDbType.Uuid });
                 return (int)(await find.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) ?? 0);
             }
         }
 
         await CopyMessagesAsync(connection, stored, cancellationToken).ConfigureAwait(false);
-        await CopyRejectsAsync(connection, batch.Rejects, refused, cancellationToken).ConfigureAwait(false);
+        await CopyRejectsAsync(connection, rejects, refused, cancellationToken).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        if (refused.Count > 0)
+        foreach (var (_, reason) in refused)
         {
-            Log.Refused(_logger, refused.Count, NulReason);
+            Log.Refused(_logger, 1, reason);
         }
 
         return refused.Count;
@@ -157,16 +206,23 @@ public sealed class PostgresSink : ISink
         DELETE FROM {_batches} WHERE committed_at < now() - interval '7 days';
         """;
 
-    /// <summary>Messages PostgreSQL can hold, and those it cannot (a NUL in a text column).</summary>
-    private static (List<Message> Stored, List<Message> Refused) Partition(IReadOnlyList<Message> messages)
+    /// <summary>Messages PostgreSQL can hold, and those it cannot (a NUL in a text column), with the reason.</summary>
+    private static (List<Message> Stored, List<(Message Message, string Reason)> Refused) Partition(IReadOnlyList<Message> messages)
     {
         var stored = new List<Message>(messages.Count);
-        var refused = new List<Message>();
+        var refused = new List<(Message, string)>();
         foreach (var m in messages)
         {
             var holdsNul = m.Text.Contains('\0', StringComparison.Ordinal) || HasNul(m.Hostname) || HasNul(m.AppName) || HasNul(m.ProcId)
                 || HasNul(m.MsgId) || HasNul(m.StructuredData) || m.Peer.Contains('\0', StringComparison.Ordinal);
-            (holdsNul ? refused : stored).Add(m);
+            if (holdsNul)
+            {
+                refused.Add((m, NulReason));
+            }
+            else
+            {
+                stored.Add(m);
+            }
         }
 
         return (stored, refused);
@@ -216,7 +272,7 @@ public sealed class PostgresSink : ISink
     }
 
     private async Task CopyRejectsAsync(
-        NpgsqlConnection connection, IReadOnlyList<Reject> rejects, List<Message> refused, CancellationToken cancellationToken)
+        NpgsqlConnection connection, IReadOnlyList<Reject> rejects, List<(Message Message, string Reason)> refused, CancellationToken cancellationToken)
     {
         if (rejects.Count == 0 && refused.Count == 0)
         {
@@ -230,10 +286,10 @@ public sealed class PostgresSink : ISink
             await WriteRejectAsync(copy, r.ReceivedAt, r.Transport, r.Peer, r.Reason, r.Detail, r.Raw, cancellationToken).ConfigureAwait(false);
         }
 
-        foreach (var m in refused)
+        foreach (var (m, reason) in refused)
         {
             await WriteRejectAsync(copy, m.ReceivedAt, m.Transport, m.Peer.Replace("\0", "", StringComparison.Ordinal), RejectReason.RefusedByDb,
-                NulReason, Encoding.UTF8.GetBytes(m.Text), cancellationToken).ConfigureAwait(false);
+                reason, Encoding.UTF8.GetBytes(m.Text), cancellationToken).ConfigureAwait(false);
         }
 
         await copy.CompleteAsync(cancellationToken).ConfigureAwait(false);

@@ -48,6 +48,33 @@ public sealed class PostgresSinkTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_row_the_server_refuses_is_isolated_into_rejects_with_its_words_and_the_rest_is_stored_once()
+    {
+        await using var sink = _database.Sink();
+        await sink.OpenAsync(Ct);
+        await using (var constraint = _database.DataSource.CreateCommand(
+            $"ALTER TABLE \"{_database.Prefix}messages\" ADD CONSTRAINT no_poison CHECK (message NOT LIKE 'poison%')"))
+        {
+            await constraint.ExecuteNonQueryAsync(Ct);
+        }
+
+        var batch = new Batch { Id = Guid.CreateVersion7() };
+        foreach (var text in new[] { "a", "b", "poison 1", "c", "d", "e", "poison 2", "f" })
+        {
+            batch.Add(Text(text));
+        }
+
+        Assert.Equal(2, await sink.WriteAsync(batch, Ct));
+        Assert.Equal(2, await sink.WriteAsync(batch, Ct)); // a retry of the whole batch finds every part already stored
+        Assert.Equal(["a", "b", "c", "d", "e", "f"], await _database.ColumnAsync<string>("SELECT message FROM \"{p}messages\" ORDER BY message"));
+        var details = await _database.ColumnAsync<string>("SELECT detail FROM \"{p}rejects\" ORDER BY id");
+        Assert.Equal(2, details.Count);
+        Assert.All(details, d => Assert.Contains("no_poison", d, StringComparison.Ordinal));
+        Assert.Equal(["poison 1", "poison 2"],
+            (await _database.ColumnAsync<byte[]>("SELECT raw FROM \"{p}rejects\" ORDER BY id")).Select(System.Text.Encoding.UTF8.GetString));
+    }
+
+    [Fact]
     public async Task A_server_that_cannot_be_reached_fails_open_saying_where_it_looked()
     {
         await using var dataSource = NpgsqlDataSource.Create("Host=127.0.0.1;Port=1;Username=spillway;Timeout=5");

@@ -5,8 +5,8 @@ namespace Spillway.Diagnostics;
 internal static partial class Log
 {
     [LoggerMessage(EventId = EventIds.BatchWriteFailed, Level = LogLevel.Warning,
-        Message = "Writing a batch of {Count} items failed (attempt {Attempt}); retrying in {Delay}")]
-    public static partial void BatchWriteFailed(ILogger logger, Exception exception, int count, int attempt, TimeSpan delay);
+        Message = "Writing a batch of {Count} items failed (attempt {Attempt}, failing since {Since:O}): {Reason}; retrying in {Delay}")]
+    public static partial void BatchWriteFailed(ILogger logger, Exception exception, int count, int attempt, DateTimeOffset since, string reason, TimeSpan delay);
 
     [LoggerMessage(EventId = EventIds.BatchWriteRecovered, Level = LogLevel.Information,
         Message = "Batch of {Count} items stored after {Attempts} attempts")]

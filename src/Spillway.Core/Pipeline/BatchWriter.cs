@@ -160,7 +160,7 @@ public sealed class BatchWriter
                 _retryingSince ??= _time.GetUtcNow();
                 _lastError = ex.Message;
                 _state = WriterState.Retrying;
-                Log.BatchWriteFailed(_logger, ex, batch.Count, attempt, delay);
+                Log.BatchWriteFailed(_logger, ex, batch.Count, attempt, _retryingSince.Value, ex.Message, delay);
                 await Task.Delay(delay, _time, abort).ConfigureAwait(false);
             }
         }
