@@ -143,6 +143,58 @@ public sealed class PostgresSinkTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Killing_the_connection_during_COMMIT_loses_nothing_and_doubles_nothing()
+    {
+        const int Messages = 3_000;
+        var builder = new NpgsqlConnectionStringBuilder(_database.ConnectionString) { ApplicationName = $"c{_database.Prefix}" };
+        await using var dataSource = NpgsqlDataSource.Create(builder.ConnectionString);
+        await using var sink = _database.Sink(dataSource);
+        await sink.OpenAsync(Ct);
+
+        // A deferred trigger on the ledger makes each COMMIT take a while, so that there is a COMMIT to kill.
+        await using (var slow = _database.DataSource.CreateCommand($"""
+            CREATE FUNCTION "{_database.Prefix}slow"() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.2); RETURN NULL; END $$;
+            CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON "{_database.Prefix}batches"
+                DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION "{_database.Prefix}slow"();
+            """))
+        {
+            await slow.ExecuteNonQueryAsync(Ct);
+        }
+
+        var (buffer, stats, run, _) = StartWriter(sink, batchSize: 300);
+        var killing = Task.Run(async () =>
+        {
+            var kills = 0;
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            while (kills < 4 && !deadline.IsCancellationRequested)
+            {
+                await using var kill = _database.DataSource.CreateCommand($"""
+                    SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                    WHERE application_name = 'c{_database.Prefix}' AND state = 'active' AND query = 'COMMIT'
+                    """);
+                kills += (int)(long)(await kill.ExecuteScalarAsync(Ct))!;
+                await Task.Delay(TimeSpan.FromMilliseconds(20), TimeProvider.System, Ct);
+            }
+
+            return kills;
+        }, Ct);
+
+        for (var i = 0; i < Messages; i++)
+        {
+            await buffer.WriteAsync(Text($"m{i:D6}"), Ct).AsTask().WaitAsync(TestTimeouts.Wait, Ct);
+        }
+
+        buffer.Complete();
+        await run.WaitAsync(TimeSpan.FromMinutes(2), Ct);
+        Assert.True(await killing.WaitAsync(TestTimeouts.Wait, Ct) > 0, "no COMMIT was killed: the test tested nothing");
+        Assert.Equal(Messages, await _database.CountAsync("messages"));
+        Assert.Equal(Messages, (await _database.ColumnAsync<long>("SELECT count(DISTINCT message) FROM \"{p}messages\""))[0]);
+        Assert.Equal(Messages, stats.Stored);
+        await using var dropFunction = _database.DataSource.CreateCommand($"DROP FUNCTION \"{_database.Prefix}slow\"() CASCADE");
+        await dropFunction.ExecuteNonQueryAsync(Ct);
+    }
+
+    [Fact]
     public async Task A_server_stopped_and_restarted_while_messages_stream_in_ends_with_every_message_stored_once()
     {
         const int Messages = 200_000;
