@@ -16,8 +16,7 @@ internal sealed class SourceHarness : IAsyncDisposable
 {
     private readonly CancellationTokenSource _abort = new();
     private readonly Task _writer;
-    private readonly BadInputLog _badInput;
-    private readonly FrameDecoder _decoder;
+    private readonly SourcePipeline _pipeline;
     private TcpSource? _tcp;
     private UdpSource? _udp;
     private HttpSource? _http;
@@ -27,8 +26,8 @@ internal sealed class SourceHarness : IAsyncDisposable
     {
         Sink = sink;
         Buffer = new IngestBuffer(new IngestBufferOptions { MaxMessages = maxMessages }, Stats);
-        _badInput = new BadInputLog(NullLogger<BadInputLog>.Instance, TimeProvider.System);
-        _decoder = new FrameDecoder(Stats, _badInput, TimeProvider.System);
+        var badInput = new BadInputLog(NullLogger<BadInputLog>.Instance, TimeProvider.System);
+        _pipeline = new SourcePipeline(Buffer, new FrameDecoder(Stats, badInput, TimeProvider.System), Stats, badInput, TimeProvider.System);
         var writer = new BatchWriter(Buffer, sink, new BatchWriterOptions { BatchSize = Math.Min(1000, maxMessages), Linger = TimeSpan.Zero },
             Stats, TimeProvider.System, NullLogger<BatchWriter>.Instance);
         _writer = writer.RunAsync(_abort.Token);
@@ -48,7 +47,7 @@ internal sealed class SourceHarness : IAsyncDisposable
         var harness = new SourceHarness(maxMessages, sink ?? new RecordingSink());
         harness._tcp = new TcpSource(
             new TcpSourceOptions { Endpoints = [new IPEndPoint(IPAddress.Loopback, 0)], MaxMessageBytes = maxMessageBytes, WhenFull = whenFull },
-            harness.Buffer, harness._decoder, harness.Stats, harness._badInput, TimeProvider.System, NullLogger<TcpSource>.Instance);
+            harness._pipeline, NullLogger<TcpSource>.Instance);
         harness.Endpoint = harness._tcp.Start(harness._abort.Token)[0];
         return harness;
     }
@@ -59,7 +58,7 @@ internal sealed class SourceHarness : IAsyncDisposable
         var harness = new SourceHarness(maxMessages, sink ?? new RecordingSink());
         harness._udp = new UdpSource(
             new UdpSourceOptions { Endpoints = [new IPEndPoint(IPAddress.Loopback, 0)], MaxMessageBytes = maxMessageBytes, WhenFull = whenFull },
-            harness.Buffer, harness._decoder, harness.Stats, harness._badInput, TimeProvider.System, NullLogger<UdpSource>.Instance);
+            harness._pipeline, NullLogger<UdpSource>.Instance);
         harness.Endpoint = harness._udp.Start(harness._abort.Token)[0];
         return harness;
     }
@@ -74,7 +73,7 @@ internal sealed class SourceHarness : IAsyncDisposable
             {
                 Endpoints = [new IPEndPoint(IPAddress.Loopback, 0)], MaxBodyBytes = maxBodyBytes, WhenFull = whenFull, MaxMessageBytes = maxMessageBytes,
             },
-            harness.Buffer, harness._decoder, harness._badInput, TimeProvider.System, NullLoggerFactory.Instance);
+            harness._pipeline, NullLoggerFactory.Instance);
         harness.Endpoint = (await harness._http.StartAsync(harness._abort.Token))[0];
         return harness;
     }

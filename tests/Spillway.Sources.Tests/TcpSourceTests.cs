@@ -197,8 +197,8 @@ public sealed class TcpSourceTests
         var stats = new IngestStats();
         var buffer = new IngestBuffer(new IngestBufferOptions(), stats);
         var badInput = new BadInputLog(NullLogger<BadInputLog>.Instance, time);
-        await using var second = new TcpSource(new TcpSourceOptions { Endpoints = [first.Endpoint] }, buffer, new FrameDecoder(stats, badInput, time),
-            stats, badInput, time, NullLogger<TcpSource>.Instance);
+        var pipeline = new SourcePipeline(buffer, new FrameDecoder(stats, badInput, time), stats, badInput, time);
+        await using var second = new TcpSource(new TcpSourceOptions { Endpoints = [first.Endpoint] }, pipeline, NullLogger<TcpSource>.Instance);
 
         var error = Assert.Throws<ListenFailedException>(() => second.Start(Ct));
         Assert.Contains($"cannot listen on tcp {first.Endpoint}", error.Message, StringComparison.Ordinal);

@@ -54,6 +54,7 @@ internal static class ServeHost
         services.AddSingleton<IngestStats>();
         services.AddSingleton<BadInputLog>();
         services.AddSingleton<FrameDecoder>();
+        services.AddSingleton<SourcePipeline>();
         services.AddSingleton(settings.Buffer);
         services.AddSingleton(settings.Batch);
         services.AddSingleton(settings.Tcp);

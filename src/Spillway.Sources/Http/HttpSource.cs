@@ -12,7 +12,6 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Net.Http.Headers;
 using Spillway.Diagnostics;
-using Spillway.Framing;
 using Spillway.Messages;
 using Spillway.Pipeline;
 
@@ -37,21 +36,17 @@ public sealed class HttpSource : ISource
     private int _state; // 0 new, 1 started, 2 stopping
 
     /// <summary>Creates the source; <see cref="StartAsync"/> binds it.</summary>
-    public HttpSource(
-        HttpSourceOptions options, IngestBuffer buffer, FrameDecoder decoder, BadInputLog badInput, TimeProvider time, ILoggerFactory loggerFactory)
+    public HttpSource(HttpSourceOptions options, SourcePipeline pipeline, ILoggerFactory loggerFactory)
     {
         ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(buffer);
-        ArgumentNullException.ThrowIfNull(decoder);
-        ArgumentNullException.ThrowIfNull(badInput);
-        ArgumentNullException.ThrowIfNull(time);
+        ArgumentNullException.ThrowIfNull(pipeline);
         ArgumentNullException.ThrowIfNull(loggerFactory);
         options.Validate();
         _options = options;
-        _buffer = buffer;
-        _badInput = badInput;
+        _buffer = pipeline.Buffer;
+        _badInput = pipeline.BadInput;
         _loggerFactory = loggerFactory;
-        _reader = new RequestBodyReader(decoder, badInput, time, options.MaxMessageBytes);
+        _reader = new RequestBodyReader(pipeline.Decoder, pipeline.BadInput, pipeline.Time, options.MaxMessageBytes);
     }
 
     /// <inheritdoc />

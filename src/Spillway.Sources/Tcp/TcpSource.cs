@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
-using Spillway.Diagnostics;
 using Spillway.Framing;
 using Spillway.Messages;
 using Spillway.Pipeline;
@@ -25,22 +24,16 @@ public sealed class TcpSource : SocketSource
     private readonly ConcurrentDictionary<TcpConnection, Task> _connections = new();
 
     /// <summary>Creates the source; <see cref="SocketSource.Start"/> binds it.</summary>
-    public TcpSource(
-        TcpSourceOptions options, IngestBuffer buffer, FrameDecoder decoder, IngestStats stats, BadInputLog badInput, TimeProvider time,
-        ILogger<TcpSource> logger)
+    public TcpSource(TcpSourceOptions options, SourcePipeline pipeline, ILogger<TcpSource> logger)
         : base(options?.Endpoints ?? throw new ArgumentNullException(nameof(options)))
     {
-        ArgumentNullException.ThrowIfNull(buffer);
-        ArgumentNullException.ThrowIfNull(decoder);
-        ArgumentNullException.ThrowIfNull(stats);
-        ArgumentNullException.ThrowIfNull(badInput);
-        ArgumentNullException.ThrowIfNull(time);
+        ArgumentNullException.ThrowIfNull(pipeline);
         ArgumentNullException.ThrowIfNull(logger);
         options.Validate();
         _options = options;
-        _writer = new SourceWriter(buffer, stats, badInput, options.WhenFull, Transport.Tcp);
-        _decoder = decoder;
-        _time = time;
+        _writer = pipeline.Writer(options.WhenFull, Transport.Tcp);
+        _decoder = pipeline.Decoder;
+        _time = pipeline.Time;
         _logger = logger;
     }
 

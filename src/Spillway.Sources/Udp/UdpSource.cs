@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
-using Spillway.Diagnostics;
 using Spillway.Framing;
 using Spillway.Messages;
 using Spillway.Pipeline;
@@ -24,22 +23,16 @@ public sealed class UdpSource : SocketSource
     private readonly ILogger _logger;
 
     /// <summary>Creates the source; <see cref="SocketSource.Start"/> binds it.</summary>
-    public UdpSource(
-        UdpSourceOptions options, IngestBuffer buffer, FrameDecoder decoder, IngestStats stats, BadInputLog badInput, TimeProvider time,
-        ILogger<UdpSource> logger)
+    public UdpSource(UdpSourceOptions options, SourcePipeline pipeline, ILogger<UdpSource> logger)
         : base(options?.Endpoints ?? throw new ArgumentNullException(nameof(options)))
     {
-        ArgumentNullException.ThrowIfNull(buffer);
-        ArgumentNullException.ThrowIfNull(decoder);
-        ArgumentNullException.ThrowIfNull(stats);
-        ArgumentNullException.ThrowIfNull(badInput);
-        ArgumentNullException.ThrowIfNull(time);
+        ArgumentNullException.ThrowIfNull(pipeline);
         ArgumentNullException.ThrowIfNull(logger);
         options.Validate();
         _options = options;
-        _writer = new SourceWriter(buffer, stats, badInput, options.WhenFull, Transport.Udp);
-        _decoder = decoder;
-        _time = time;
+        _writer = pipeline.Writer(options.WhenFull, Transport.Udp);
+        _decoder = pipeline.Decoder;
+        _time = pipeline.Time;
         _logger = logger;
     }
 
