@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text;
+using Spillway.Testing;
 
 namespace Spillway.Benchmarks;
 
@@ -23,32 +24,7 @@ internal static class Streams
     }
 
     /// <summary>The bytes as a sequence of segments of <paramref name="segmentSize"/>, as a pipe hands them over.</summary>
-    public static ReadOnlySequence<byte> Segmented(byte[] bytes, int segmentSize)
-    {
-        Segment? first = null;
-        Segment? last = null;
-        for (var offset = 0; offset < bytes.Length; offset += segmentSize)
-        {
-            var memory = bytes.AsMemory(offset, Math.Min(segmentSize, bytes.Length - offset));
-            last = last is null ? first = new Segment(memory, 0) : last.Append(memory);
-        }
-
-        return new ReadOnlySequence<byte>(first!, 0, last!, last!.Memory.Length);
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
-        {
-            Memory = memory;
-            RunningIndex = runningIndex;
-        }
-
-        public Segment Append(ReadOnlyMemory<byte> memory)
-        {
-            var next = new Segment(memory, RunningIndex + Memory.Length);
-            Next = next;
-            return next;
-        }
-    }
+    public static ReadOnlySequence<byte> Segmented(byte[] bytes, int segmentSize) =>
+        SegmentedSequence.Of(Enumerable.Range(0, (bytes.Length + segmentSize - 1) / segmentSize)
+            .Select(i => (ReadOnlyMemory<byte>)bytes.AsMemory(i * segmentSize, Math.Min(segmentSize, bytes.Length - i * segmentSize))));
 }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using Spillway.Framing;
+using Spillway.Testing;
 
 namespace Spillway.Sources.Tests;
 
@@ -42,7 +43,7 @@ public static class FramerHarness
 
     private static void Drain(Framer framer, List<byte[]> pending, bool isFinal, List<Result> results)
     {
-        var sequence = Build(pending);
+        var sequence = SegmentedSequence.Of(pending.Select(c => (ReadOnlyMemory<byte>)c));
         var buffer = sequence;
         while (framer.TryRead(ref buffer, isFinal, out var frame))
         {
@@ -63,40 +64,6 @@ public static class FramerHarness
                 pending[0] = pending[0][(int)consumed..];
                 consumed = 0;
             }
-        }
-    }
-
-    private static ReadOnlySequence<byte> Build(List<byte[]> chunks)
-    {
-        var nonEmpty = chunks.Where(c => c.Length > 0).ToList();
-        if (nonEmpty.Count == 0)
-        {
-            return ReadOnlySequence<byte>.Empty;
-        }
-
-        var first = new Segment(nonEmpty[0], 0);
-        var last = first;
-        foreach (var chunk in nonEmpty.Skip(1))
-        {
-            last = last.Append(chunk);
-        }
-
-        return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
-        {
-            Memory = memory;
-            RunningIndex = runningIndex;
-        }
-
-        public Segment Append(ReadOnlyMemory<byte> memory)
-        {
-            var next = new Segment(memory, RunningIndex + Memory.Length);
-            Next = next;
-            return next;
         }
     }
 }
