@@ -30,5 +30,6 @@ internal static class Program
             ServeCommand.Create(),
             SendCommand.Create(openInput),
             DemoCommand.Create(),
+            BenchCommand.Create(),
         };
 }

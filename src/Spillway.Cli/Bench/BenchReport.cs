@@ -1,0 +1,78 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Spillway.Cli.Bench;
+
+/// <summary>The median, least and greatest of one figure over the runs.</summary>
+internal sealed record Spread(double Median, double Min, double Max)
+{
+    public static Spread Of(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        var middle = sorted.Length / 2;
+        var median = sorted.Length % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+        return new Spread(median, sorted[0], sorted[^1]);
+    }
+}
+
+/// <summary>What <c>spillway bench</c> prints last, as one JSON line (snake_case keys) for scripts.</summary>
+internal sealed record BenchReport(
+    string Sink,
+    long Messages,
+    int Size,
+    int Connections,
+    int BatchSize,
+    int? Writers,
+    int Runs,
+    int ProcessorCount,
+    Spread CeilingRowsPerSecond,
+    Spread EndToEndMessagesPerSecond,
+    Spread Ratio,
+    Spread? PeakRssBytes,
+    long Lost,
+    long Duplicated,
+    long Rejected)
+{
+    public static BenchReport Of(string sink, BenchSettings settings, IReadOnlyList<RunResult> runs) => new(
+        sink, settings.Messages, settings.Size, settings.Connections, settings.BatchSize, settings.Writers, runs.Count,
+        Environment.ProcessorCount,
+        Spread.Of(runs.Select(r => r.CeilingRowsPerSecond)),
+        Spread.Of(runs.Select(r => r.EndToEndMessagesPerSecond)),
+        Spread.Of(runs.Select(r => r.Ratio)),
+        runs.All(r => r.PeakResidentBytes is not null) ? Spread.Of(runs.Select(r => (double)r.PeakResidentBytes!.Value)) : null,
+        runs.Sum(r => r.Lost), runs.Sum(r => r.Duplicated), runs.Sum(r => r.Rejected));
+
+    /// <summary>True when every message sent was stored exactly once, as a message.</summary>
+    public bool Exact => Lost == 0 && Duplicated == 0 && Rejected == 0;
+
+    public string ToJson() => JsonSerializer.Serialize(this, BenchJsonContext.Default.BenchReport);
+
+    /// <summary>The table for people: one row per figure, median, min and max over the runs.</summary>
+    public string ToTable()
+    {
+        var text = new StringBuilder();
+        var writers = Writers is { } w ? $", {w} writers" : "";
+        text.AppendLine(CultureInfo.InvariantCulture,
+            $"spillway bench: {Sink}, {Messages:N0} messages of {Size} bytes over {Connections} connection(s), batch {BatchSize:N0}{writers}, {Runs} run(s), {ProcessorCount} cores");
+        text.AppendLine(CultureInfo.InvariantCulture, $"{"",-28}{"median",12}{"min",12}{"max",12}");
+        Row("ceiling (rows/s)", CeilingRowsPerSecond, "N0");
+        Row("end-to-end (msg/s)", EndToEndMessagesPerSecond, "N0");
+        Row("end-to-end / ceiling", Ratio, "F2");
+        if (PeakRssBytes is { } rss)
+        {
+            Row("peak RSS of serve (MiB)", new Spread(rss.Median / (1 << 20), rss.Min / (1 << 20), rss.Max / (1 << 20)), "N0");
+        }
+
+        text.AppendLine(CultureInfo.InvariantCulture, $"{"lost, duplicated, rejected",-28}{$"{Lost}, {Duplicated}, {Rejected}",12}");
+        return text.ToString();
+
+        void Row(string name, Spread spread, string format) => text.AppendLine(CultureInfo.InvariantCulture,
+            $"{name,-28}{spread.Median.ToString(format, CultureInfo.InvariantCulture),12}{spread.Min.ToString(format, CultureInfo.InvariantCulture),12}{spread.Max.ToString(format, CultureInfo.InvariantCulture),12}");
+    }
+}
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(BenchReport))]
+internal sealed partial class BenchJsonContext : JsonSerializerContext;

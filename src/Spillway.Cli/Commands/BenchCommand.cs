@@ -1,0 +1,189 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+using Spillway.Cli.Bench;
+using Spillway.Pipeline;
+using Spillway.Sinks;
+
+namespace Spillway.Cli.Commands;
+
+/// <summary>
+/// <c>spillway bench</c>: the database's ceiling and the service's end-to-end throughput, measured in one invocation on
+/// the same machine state, with the service's peak memory and a check that every message was stored exactly once.
+/// </summary>
+internal static class BenchCommand
+{
+    /// <summary>Exit codes of <c>spillway bench</c>, documented in the README.</summary>
+    public static class ExitCodes
+    {
+        public const int Exact = 0;
+        public const int Failed = 1;
+        public const int NotExact = 2;
+    }
+
+    internal enum BenchSink
+    {
+        Sqlite,
+        Postgres,
+    }
+
+    public static Command Create()
+    {
+        var sink = new Option<BenchSink>("--sink")
+        {
+            Description = "The database to measure: sqlite (a file in --directory) or postgres (tables spillway_bench_* in --postgres)",
+            DefaultValueFactory = _ => BenchSink.Sqlite,
+        };
+        var postgres = new Option<string>("--postgres")
+        {
+            Description = "PostgreSQL connection string, for --sink postgres", HelpName = "CONNECTION-STRING",
+        };
+        var count = new Option<long>("--count", "-n")
+        {
+            Description = "Messages per run", HelpName = "N", DefaultValueFactory = _ => 1_000_000,
+        };
+        var size = new Option<int>("--size")
+        {
+            Description = $"Bytes in each message, framing excluded (at least {MessageGenerator.MinimumSize})",
+            HelpName = "BYTES", DefaultValueFactory = _ => 100,
+        };
+        var connections = new Option<int>("--connections", "-c")
+        {
+            Description = "TCP connections the end-to-end run sends over", HelpName = "C", DefaultValueFactory = _ => 4,
+        };
+        var runs = new Option<int>("--runs")
+        {
+            Description = "Runs; the table shows the median, least and greatest", HelpName = "K", DefaultValueFactory = _ => 1,
+        };
+        var batchSize = new Option<int>("--batch-size")
+        {
+            Description = "Messages per transaction, in both halves", HelpName = "COUNT",
+            DefaultValueFactory = _ => BatchWriterOptions.DefaultBatchSize,
+        };
+        var writers = new Option<int?>("--writers")
+        {
+            Description = "serve's --writers in the end-to-end run (the ceiling is one writer) [default: serve's]", HelpName = "W",
+        };
+        var directory = new Option<DirectoryInfo>("--directory")
+        {
+            Description = "Where the SQLite files go [default: a new directory under the current one, deleted afterwards]",
+            HelpName = "DIR",
+        };
+
+        var command = new Command("bench",
+            "Measure the database's ceiling and serve's end-to-end throughput in one run, on fresh databases; print a table and a JSON line")
+        {
+            sink, postgres, count, size, connections, runs, batchSize, writers, directory,
+        };
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(sink) == BenchSink.Postgres && string.IsNullOrWhiteSpace(result.GetValue(postgres)))
+            {
+                result.AddError("--sink postgres needs --postgres CONNECTION-STRING");
+            }
+        });
+        Positive(count, "--count", 1, int.MaxValue); // sequence numbers are checked in a bit array of N
+        Positive(size, "--size", MessageGenerator.MinimumSize, TcpSourceLimit);
+        Positive(connections, "--connections", 1, 10_000);
+        Positive(runs, "--runs", 1, 1_000);
+        Positive(batchSize, "--batch-size", 1, 1_000_000);
+        writers.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int?>() is < 1)
+            {
+                result.AddError("--writers must be at least 1");
+            }
+        });
+
+        command.SetAction(async (parseResult, cancellationToken) =>
+        {
+            var settings = new BenchSettings(parseResult.GetValue(count), parseResult.GetValue(size), parseResult.GetValue(connections),
+                parseResult.GetValue(runs), parseResult.GetValue(batchSize), parseResult.GetValue(writers));
+            return await RunAsync(settings, parseResult.GetValue(sink), parseResult.GetValue(postgres), parseResult.GetValue(directory),
+                parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error, cancellationToken);
+        });
+        return command;
+    }
+
+    // The largest message the TCP source takes whole by default.
+    private const int TcpSourceLimit = Tcp.TcpSourceOptions.DefaultMaxMessageBytes;
+
+    private static void Positive<T>(Option<T> option, string name, long min, long max)
+        where T : struct, IConvertible => option.Validators.Add(result =>
+        {
+            var value = Convert.ToInt64(result.GetValueOrDefault<T>(), System.Globalization.CultureInfo.InvariantCulture);
+            if (value < min || value > max)
+            {
+                result.AddError($"{name} must be between {min} and {max}");
+            }
+        });
+
+    private static async Task<int> RunAsync(
+        BenchSettings settings, BenchSink sink, string? postgres, DirectoryInfo? directory, TextWriter output, TextWriter error,
+        CancellationToken cancellationToken)
+    {
+        // SIGINT or SIGTERM stops the benchmark cleanly: the child serve is killed and the files are deleted.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel);
+
+        using var loggers = LoggerFactory.Create(logging => logging
+            .SetMinimumLevel(LogLevel.Warning)
+            .AddSimpleConsole(o => o.SingleLine = true)
+            .Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
+
+        var ownDirectory = directory is null;
+        var workDirectory = directory?.FullName ?? Path.Combine(Directory.GetCurrentDirectory(), $"spillway-bench-{Guid.NewGuid():N}"[..23]);
+        try
+        {
+            Directory.CreateDirectory(workDirectory);
+            await using BenchTarget target = sink == BenchSink.Postgres
+                ? new PostgresBenchTarget(postgres!)
+                : new SqliteBenchTarget(workDirectory);
+            var runner = new BenchRunner(settings, target, loggers, error);
+            var results = new List<RunResult>();
+            for (var run = 1; run <= settings.Runs; run++)
+            {
+                results.Add(await runner.RunAsync(run, stop.Token));
+            }
+
+            var report = BenchReport.Of(target.Name, settings, results);
+            await output.WriteAsync(report.ToTable());
+            await output.WriteLineAsync(report.ToJson());
+            if (!report.Exact)
+            {
+                await error.WriteLineAsync(
+                    $"spillway bench: {report.Lost} messages lost, {report.Duplicated} stored twice, {report.Rejected} rejected: every message should be stored once");
+                return ExitCodes.NotExact;
+            }
+
+            return ExitCodes.Exact;
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            await error.WriteLineAsync("spillway bench: stopped");
+            return ExitCodes.Failed;
+        }
+        catch (Exception ex) when (ex is SinkUnavailableException or InvalidOperationException or TimeoutException or IOException
+                                   or Npgsql.NpgsqlException or Microsoft.Data.Sqlite.SqliteException)
+        {
+            await error.WriteLineAsync($"spillway bench: {ex.Message}");
+            return ExitCodes.Failed;
+        }
+        finally
+        {
+            if (ownDirectory && Directory.Exists(workDirectory))
+            {
+                Directory.Delete(workDirectory, recursive: true);
+            }
+        }
+
+        void Cancel(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            stop.Cancel();
+        }
+    }
+}

@@ -1,0 +1,67 @@
+using System.Text.Json;
+using Spillway.Testing;
+
+namespace Spillway.EndToEnd.Tests;
+
+/// <summary>
+/// <c>spillway bench</c> on a small N: it runs both halves and reports every message stored once. Its figures are
+/// not asserted: speed is for the benchmark to measure, not for a test.
+/// </summary>
+public sealed class BenchTests
+{
+    [Fact]
+    public async Task Bench_on_sqlite_runs_both_halves_and_reports_nothing_lost()
+    {
+        using var workspace = new Workspace();
+        var report = await RunBenchAsync(workspace, "--directory", Path.Combine(workspace.Directory, "bench"));
+
+        Assert.Equal("sqlite", report.GetProperty("sink").GetString());
+        Assert.True(report.GetProperty("ceiling_rows_per_second").GetProperty("min").GetDouble() > 0);
+        Assert.True(report.GetProperty("end_to_end_messages_per_second").GetProperty("min").GetDouble() > 0);
+        Assert.True(report.GetProperty("peak_rss_bytes").GetProperty("min").GetDouble() > 1 << 20);
+        Assert.Empty(Directory.GetFiles(Path.Combine(workspace.Directory, "bench"), "*.db")); // the last run's database is gone
+    }
+
+    [Fact]
+    public async Task Bench_on_postgres_runs_both_halves_and_reports_nothing_lost()
+    {
+        var connectionString = PostgresServer.ConnectionString();
+        using var workspace = new Workspace();
+        var report = await RunBenchAsync(workspace, "--sink", "postgres", "--postgres", connectionString, "--writers", "2");
+
+        Assert.Equal("postgres", report.GetProperty("sink").GetString());
+        Assert.Equal(2, report.GetProperty("writers").GetInt32());
+    }
+
+    [Fact]
+    public async Task Bench_refuses_postgres_without_a_connection_string()
+    {
+        using var workspace = new Workspace();
+        await using var bench = SpillwayProcess.Start(workspace.Directory, ["bench", "--sink", "postgres"]);
+        Assert.NotEqual(0, await bench.WaitForExitAsync());
+        Assert.Contains("--sink postgres needs --postgres", bench.Error, StringComparison.Ordinal);
+    }
+
+    private static async Task<JsonElement> RunBenchAsync(Workspace workspace, params string[] args)
+    {
+        const int Messages = 3_000;
+        await using var bench = SpillwayProcess.Start(workspace.Directory,
+            ["bench", "-n", $"{Messages}", "--runs", "2", "--connections", "3", "--batch-size", "500", .. args]);
+        var exitCode = await bench.WaitForExitAsync(TimeSpan.FromMinutes(3));
+        Assert.True(exitCode == 0, $"bench exited with {exitCode}:\n{bench.Error}");
+
+        // The last line of stdout is the JSON report, for scripts; the table above it is for people.
+        var lines = bench.OutputLines;
+        Assert.Contains(lines, l => l.StartsWith("end-to-end / ceiling", StringComparison.Ordinal));
+        using var json = JsonDocument.Parse(lines[^1]);
+        var report = json.RootElement.Clone();
+        Assert.Equal(Messages, report.GetProperty("messages").GetInt64());
+        Assert.Equal(2, report.GetProperty("runs").GetInt32());
+        Assert.Equal(0, report.GetProperty("lost").GetInt64());
+        Assert.Equal(0, report.GetProperty("duplicated").GetInt64());
+        Assert.Equal(0, report.GetProperty("rejected").GetInt64());
+        Assert.True(report.GetProperty("exact").GetBoolean());
+        Assert.Equal(2, bench.Error.Split('\n').Count(l => l.Contains(": ratio ", StringComparison.Ordinal))); // a progress line per run
+        return report;
+    }
+}
