@@ -50,13 +50,6 @@ public sealed class SqliteSink : ISink
         );
         """;
 
-    private const string InsertMessage = """
-        INSERT INTO messages (received_at, source, peer, facility, severity, timestamp, hostname, app_name, proc_id, msg_id,
-                              structured_data, message)
-        VALUES ($received_at, $source, $peer, $facility, $severity, $timestamp, $hostname, $app_name, $proc_id, $msg_id,
-                $structured_data, $message)
-        """;
-
     private const string InsertReject = """
         INSERT INTO rejects (received_at, source, peer, reason, detail, raw)
         VALUES ($received_at, $source, $peer, $reason, $detail, $raw)
@@ -204,17 +197,14 @@ public sealed class SqliteSink : ISink
 
     private static object Nullable(string? value) => value is null ? DBNull.Value : value;
 
-    private static object Nullable(int? value) => value is null ? DBNull.Value : value.Value;
-
-    /// <summary>An open connection with its two prepared statements.</summary>
+    /// <summary>An open connection with its prepared statements.</summary>
     private sealed class Session : IDisposable
     {
         private readonly SqliteConnection _connection;
-        private readonly SqliteCommand _message;
+        private readonly MessageInsert _message;
         private readonly SqliteCommand _reject;
         private readonly SqliteCommand _findBatch;
         private readonly SqliteCommand _insertBatch;
-        private readonly SqliteParameter[] _m;
         private readonly SqliteParameter[] _r;
         private readonly SqliteParameter[] _find;
         private readonly SqliteParameter[] _insert;
@@ -224,9 +214,7 @@ public sealed class SqliteSink : ISink
             _connection = connection;
             (_findBatch, _find) = Prepare(connection, FindBatch, "$id");
             (_insertBatch, _insert) = Prepare(connection, InsertBatch, "$id");
-            (_message, _m) = Prepare(connection, InsertMessage,
-                "$received_at", "$source", "$peer", "$facility", "$severity", "$timestamp", "$hostname", "$app_name", "$proc_id",
-                "$msg_id", "$structured_data", "$message");
+            _message = new MessageInsert(connection.Handle!);
             (_reject, _r) = Prepare(connection, InsertReject, "$received_at", "$source", "$peer", "$reason", "$detail", "$raw");
         }
 
@@ -235,7 +223,6 @@ public sealed class SqliteSink : ISink
             // A forced stop must not wait out a busy timeout: interrupting makes the running statement fail at once.
             using var interrupt = cancellationToken.Register(static handle => raw.sqlite3_interrupt((sqlite3)handle!), _connection.Handle);
             using var transaction = _connection.BeginTransaction(deferred: false); // BEGIN IMMEDIATE: take the write lock now
-            _message.Transaction = transaction;
             _reject.Transaction = transaction;
             _findBatch.Transaction = transaction;
             _insertBatch.Transaction = transaction;
@@ -260,19 +247,7 @@ public sealed class SqliteSink : ISink
                     cancellationToken.ThrowIfCancellationRequested();
                 }
 
-                _m[0].Value = FormatTime(m.ReceivedAt);
-                _m[1].Value = m.Transport.ToName();
-                _m[2].Value = m.Peer;
-                _m[3].Value = Nullable(m.Facility);
-                _m[4].Value = Nullable(m.Severity);
-                _m[5].Value = m.Timestamp is { } timestamp ? FormatTime(timestamp) : DBNull.Value;
-                _m[6].Value = Nullable(m.Hostname);
-                _m[7].Value = Nullable(m.AppName);
-                _m[8].Value = Nullable(m.ProcId);
-                _m[9].Value = Nullable(m.MsgId);
-                _m[10].Value = Nullable(m.StructuredData);
-                _m[11].Value = m.Text;
-                _message.ExecuteNonQuery();
+                _message.Insert(m);
             }
 
             foreach (var r in batch.Rejects)

@@ -1,0 +1,124 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.Data.Sqlite;
+using SQLitePCL;
+using Spillway.Messages;
+
+namespace Spillway.Sinks.Sqlite;
+
+/// <summary>
+/// The INSERT of a message row, prepared once per connection and run for every row through SQLitePCLRaw, the layer
+/// Microsoft.Data.Sqlite is built on. Values are bound straight from the message: strings encoded into one reused
+/// UTF-8 buffer (SQLite copies what is bound), times formatted in place, integers bound as integers. A row costs no
+/// allocation, where <see cref="SqliteCommand"/> cost about 1.4 KB per row (boxed values, a UTF-8 array per string,
+/// a data reader per execution): garbage that, in the service, made the collector copy the buffered messages over
+/// and over while the writer waited.
+/// </summary>
+/// <remarks>The connection's transaction covers the statement: it runs on the same <c>sqlite3</c> handle.</remarks>
+internal sealed class MessageInsert : IDisposable
+{
+    /// <summary>The statement; its parameters are numbered in the order <see cref="Insert"/> binds them.</summary>
+    public const string Sql = """
+        INSERT INTO messages (received_at, source, peer, facility, severity, timestamp, hostname, app_name, proc_id, msg_id,
+                              structured_data, message)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+        """;
+
+    /// <summary>As <see cref="SqliteSink.FormatTime"/> writes it: ISO 8601 in UTC, to the microsecond.</summary>
+    private const string TimeFormat = "yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'";
+
+    private readonly sqlite3 _db;
+    private readonly sqlite3_stmt _statement;
+    private byte[] _utf8 = new byte[4096];
+
+    public MessageInsert(sqlite3 db)
+    {
+        _db = db;
+        Check(raw.sqlite3_prepare_v3(db, Sql, raw.SQLITE_PREPARE_PERSISTENT, out _statement));
+    }
+
+    /// <summary>Inserts one row; throws <see cref="SqliteException"/> with SQLite's own message when it fails.</summary>
+    public void Insert(Message message)
+    {
+        try
+        {
+            BindTime(1, message.ReceivedAt);
+            BindText(2, message.Transport.ToName());
+            BindText(3, message.Peer);
+            BindInt(4, message.Facility);
+            BindInt(5, message.Severity);
+            BindTime(6, message.Timestamp);
+            BindText(7, message.Hostname);
+            BindText(8, message.AppName);
+            BindText(9, message.ProcId);
+            BindText(10, message.MsgId);
+            BindText(11, message.StructuredData);
+            BindText(12, message.Text);
+            var rc = raw.sqlite3_step(_statement);
+            if (rc != raw.SQLITE_DONE)
+            {
+                Check(rc);
+            }
+        }
+        finally
+        {
+            // Its result repeats the step's, already checked; the statement is ready for the next row either way.
+            _ = raw.sqlite3_reset(_statement);
+        }
+    }
+
+    public void Dispose() => _statement.Dispose();
+
+    private void BindText(int index, string? value)
+    {
+        if (value is null)
+        {
+            Check(raw.sqlite3_bind_null(_statement, index));
+            return;
+        }
+
+        if (value.Length == 0)
+        {
+            // An empty span is a null pointer, which SQLite binds as NULL: bind the empty string as a string.
+            Check(raw.sqlite3_bind_text(_statement, index, ""));
+            return;
+        }
+
+        var most = Encoding.UTF8.GetMaxByteCount(value.Length);
+        if (most > _utf8.Length)
+        {
+            _utf8 = new byte[Math.Max(most, _utf8.Length * 2)];
+        }
+
+        var length = Encoding.UTF8.GetBytes(value, _utf8);
+        Check(raw.sqlite3_bind_text(_statement, index, _utf8.AsSpan(0, length)));
+    }
+
+    private void BindInt(int index, int? value) =>
+        Check(value is { } v ? raw.sqlite3_bind_int(_statement, index, v) : raw.sqlite3_bind_null(_statement, index));
+
+    private void BindTime(int index, DateTimeOffset? value)
+    {
+        if (value is not { } time)
+        {
+            Check(raw.sqlite3_bind_null(_statement, index));
+            return;
+        }
+
+        Span<byte> text = stackalloc byte[32];
+        if (!time.UtcDateTime.TryFormat(text, out var length, TimeFormat, CultureInfo.InvariantCulture))
+        {
+            throw new InvalidOperationException($"cannot format {time:O} as a stored time");
+        }
+
+        Check(raw.sqlite3_bind_text(_statement, index, text[..length]));
+    }
+
+    private void Check(int rc)
+    {
+        if (rc != raw.SQLITE_OK)
+        {
+            SqliteException.ThrowExceptionForRC(rc, _db);
+        }
+    }
+}
