@@ -213,7 +213,7 @@ public sealed class PostgresSink : ISink
         var refused = new List<(Message, string)>();
         foreach (var m in messages)
         {
-            var holdsNul = m.Text.Contains('\0', StringComparison.Ordinal) || HasNul(m.Hostname) || HasNul(m.AppName) || HasNul(m.ProcId)
+            var holdsNul = m.Utf8Text.Contains((byte)0) || HasNul(m.Hostname) || HasNul(m.AppName) || HasNul(m.ProcId)
                 || HasNul(m.MsgId) || HasNul(m.StructuredData) || m.Peer.Contains('\0', StringComparison.Ordinal);
             if (holdsNul)
             {

@@ -61,6 +61,37 @@ public abstract class SinkContractTests
     }
 
     [Fact]
+    public async Task Empty_text_is_stored_as_empty_text_not_as_null()
+    {
+        var empty = new Message(At, Transport.Tcp, "127.0.0.1:9", ""u8, 4) { Hostname = "", AppName = "" };
+        await using var sink = CreateSink();
+        await sink.OpenAsync(Ct);
+        await sink.WriteAsync(BatchOf(empty), Ct);
+
+        var row = Assert.Single(await ReadMessagesAsync());
+        Assert.Equal("", row.Message);
+        Assert.Equal("", row.Hostname);
+        Assert.Equal("", row.AppName);
+        Assert.Null(row.ProcId);
+    }
+
+    [Fact]
+    public async Task Long_text_in_every_field_round_trips_whole()
+    {
+        // Longer than any buffer a sink starts with, and multi-byte, so encoding buffers must grow and sizes be in bytes.
+        var text = string.Concat(Enumerable.Repeat("ü€𝄞-", 20_000));
+        var big = new Message(At, Transport.Tcp, "127.0.0.1:9", text, text.Length) { Hostname = text, StructuredData = text };
+        await using var sink = CreateSink();
+        await sink.OpenAsync(Ct);
+        await sink.WriteAsync(BatchOf(big, Raw("after")), Ct);
+
+        var rows = await ReadMessagesAsync();
+        Assert.Equal([text, "after"], rows.Select(r => r.Message));
+        Assert.Equal(text, rows[0].Hostname);
+        Assert.Equal(text, rows[0].StructuredData);
+    }
+
+    [Fact]
     public async Task Every_column_of_a_reject_round_trips_with_its_bytes_exactly()
     {
         byte[] raw = [0x00, 0xFF, 0xC3, 0x28, (byte)'\n', 0x7F];

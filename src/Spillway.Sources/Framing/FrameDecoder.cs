@@ -91,7 +91,7 @@ public sealed class FrameDecoder
 
         var receivedAt = _time.GetUtcNow();
         var parts = SyslogParser.Parse(payload, receivedAt);
-        return new Message(receivedAt, transport, peer, Encoding.UTF8.GetString(payload[parts.Message]), payload.Length)
+        return new Message(receivedAt, transport, peer, payload[parts.Message], payload.Length)
         {
             Facility = parts.Facility,
             Severity = parts.Severity,
