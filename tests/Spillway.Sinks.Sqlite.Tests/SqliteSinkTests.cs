@@ -30,6 +30,36 @@ public sealed class SqliteSinkTests : IDisposable
         Assert.Equal("batches,messages,rejects", command.ExecuteScalar());
     }
 
+    [Theory]
+    [InlineData(0L)]
+    [InlineData(1L)] // a seventh fractional digit, which is cut, not rounded
+    [InlineData(9_999_999L)]
+    public async Task Times_are_stored_as_ISO_8601_UTC_text_to_the_microsecond(long ticks)
+    {
+        var at = new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.FromHours(2)).AddTicks(ticks);
+        var message = new Message(at, Transport.Tcp, "127.0.0.1:9", "m", 1) { Timestamp = at.AddYears(-2000) };
+        var reject = new Reject(at, Transport.Tcp, "127.0.0.1:9", RejectReason.Truncated, [1], null);
+        await using (var sink = new SqliteSink(new SqliteSinkOptions { Path = _database.Path }, NullLogger<SqliteSink>.Instance))
+        {
+            await sink.OpenAsync(Ct);
+            var batch = new Batch();
+            batch.Add(message);
+            batch.Add(reject);
+            await sink.WriteAsync(batch, Ct);
+        }
+
+        using var connection = _database.Connect();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT m.received_at, m.timestamp, r.received_at FROM messages m, rejects r";
+        using var reader = command.ExecuteReader();
+        Assert.True(reader.Read());
+        var expected = $"2026-01-02T01:04:05.{ticks / 10:D6}Z";
+        Assert.Equal(expected, reader.GetString(0));
+        Assert.Equal("0026" + expected[4..], reader.GetString(1));
+        Assert.Equal(expected, reader.GetString(2));
+        Assert.Equal(expected, SqliteSink.FormatTime(at));
+    }
+
     [Fact]
     public async Task A_missing_directory_is_created()
     {
