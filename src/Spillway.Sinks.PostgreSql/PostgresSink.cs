@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using System.Text;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using NpgsqlTypes;
@@ -213,7 +212,7 @@ public sealed class PostgresSink : ISink
         var refused = new List<(Message, string)>();
         foreach (var m in messages)
         {
-            var holdsNul = m.Utf8Text.Contains((byte)0) || HasNul(m.Hostname) || HasNul(m.AppName) || HasNul(m.ProcId)
+            var holdsNul = m.Utf8Text.Span.Contains((byte)0) || HasNul(m.Hostname) || HasNul(m.AppName) || HasNul(m.ProcId)
                 || HasNul(m.MsgId) || HasNul(m.StructuredData) || m.Peer.Contains('\0', StringComparison.Ordinal);
             if (holdsNul)
             {
@@ -264,7 +263,7 @@ public sealed class PostgresSink : ISink
             await WriteAsync(copy, m.ProcId, cancellationToken).ConfigureAwait(false);
             await WriteAsync(copy, m.MsgId, cancellationToken).ConfigureAwait(false);
             await WriteAsync(copy, m.StructuredData, cancellationToken).ConfigureAwait(false);
-            await copy.WriteAsync(m.Text, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+            await copy.WriteAsync(m.Utf8Text, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false); // UTF-8 as held: no string
         }
 
         // Disposing a COPY that was not completed rolls it back: completing it is what sends the rows.
@@ -289,7 +288,7 @@ public sealed class PostgresSink : ISink
         foreach (var (m, reason) in refused)
         {
             await WriteRejectAsync(copy, m.ReceivedAt, m.Transport, m.Peer.Replace("\0", "", StringComparison.Ordinal), RejectReason.RefusedByDb,
-                reason, Encoding.UTF8.GetBytes(m.Text), cancellationToken).ConfigureAwait(false);
+                reason, m.Utf8Text.ToArray(), cancellationToken).ConfigureAwait(false);
         }
 
         await copy.CompleteAsync(cancellationToken).ConfigureAwait(false);

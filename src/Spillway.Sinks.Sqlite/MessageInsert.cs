@@ -54,7 +54,7 @@ internal sealed class MessageInsert : IDisposable
             BindText(9, message.ProcId);
             BindText(10, message.MsgId);
             BindText(11, message.StructuredData);
-            BindUtf8(12, message.Utf8Text);
+            BindUtf8(12, message.Utf8Text.Span);
             var rc = raw.sqlite3_step(_statement);
             if (rc != raw.SQLITE_DONE)
             {

@@ -13,7 +13,7 @@ public sealed class MessageTests
         var utf8 = "grüße 𝄞"u8;
         var message = new Message(At, Transport.Tcp, "127.0.0.1:1", utf8, 42);
 
-        Assert.True(message.Utf8Text.SequenceEqual(utf8));
+        Assert.True(message.Utf8Text.Span.SequenceEqual(utf8));
         Assert.Equal("grüße 𝄞", message.Text);
         Assert.Equal(42, message.Size);
     }
@@ -42,6 +42,6 @@ public sealed class MessageTests
         var message = new Message(At, Transport.Http, "127.0.0.1:1", "a\uD800b", 3);
 
         Assert.Equal("a\uFFFDb", message.Text);
-        Assert.True(message.Utf8Text.SequenceEqual("a\uFFFDb"u8));
+        Assert.True(message.Utf8Text.Span.SequenceEqual("a\uFFFDb"u8));
     }
 }

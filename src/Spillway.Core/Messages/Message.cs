@@ -52,8 +52,8 @@ public sealed class Message : IngestItem
     /// <summary>The MSG part of a syslog message, or the whole frame when raw; decoded on each call.</summary>
     public string Text => Encoding.UTF8.GetString(_utf8Text);
 
-    /// <summary>The text in UTF-8, as held.</summary>
-    public ReadOnlySpan<byte> Utf8Text => _utf8Text;
+    /// <summary>The text in UTF-8, as held; a sink writes it as it is, without making a string of it.</summary>
+    public ReadOnlyMemory<byte> Utf8Text => _utf8Text;
 
     /// <inheritdoc />
     public override int Size { get; }
