@@ -20,6 +20,7 @@ internal sealed record Spread(double Median, double Min, double Max)
 /// <summary>What <c>spillway bench</c> prints last, as one JSON line (snake_case keys) for scripts.</summary>
 internal sealed record BenchReport(
     string Sink,
+    string Database,
     long Messages,
     int Size,
     int Connections,
@@ -35,8 +36,8 @@ internal sealed record BenchReport(
     long Duplicated,
     long Rejected)
 {
-    public static BenchReport Of(string sink, BenchSettings settings, IReadOnlyList<RunResult> runs) => new(
-        sink, settings.Messages, settings.Size, settings.Connections, settings.BatchSize, settings.Writers, runs.Count,
+    public static BenchReport Of(string sink, string database, BenchSettings settings, IReadOnlyList<RunResult> runs) => new(
+        sink, database, settings.Messages, settings.Size, settings.Connections, settings.BatchSize, settings.Writers, runs.Count,
         Environment.ProcessorCount,
         Spread.Of(runs.Select(r => r.CeilingRowsPerSecond)),
         Spread.Of(runs.Select(r => r.EndToEndMessagesPerSecond)),
@@ -55,7 +56,7 @@ internal sealed record BenchReport(
         var text = new StringBuilder();
         var writers = Writers is { } w ? $", {w} writers" : "";
         text.AppendLine(CultureInfo.InvariantCulture,
-            $"spillway bench: {Sink}, {Messages:N0} messages of {Size} bytes over {Connections} connection(s), batch {BatchSize:N0}{writers}, {Runs} run(s), {ProcessorCount} cores");
+            $"spillway bench: {Sink} ({Database}), {Messages:N0} messages of {Size} bytes over {Connections} connection(s), batch {BatchSize:N0}{writers}, {Runs} run(s), {ProcessorCount} cores");
         text.AppendLine(CultureInfo.InvariantCulture, $"{"",-28}{"median",12}{"min",12}{"max",12}");
         Row("ceiling (rows/s)", CeilingRowsPerSecond, "N0");
         Row("end-to-end (msg/s)", EndToEndMessagesPerSecond, "N0");

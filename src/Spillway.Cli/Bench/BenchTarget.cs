@@ -41,6 +41,9 @@ internal abstract class BenchTarget : IAsyncDisposable
     /// <summary>Every stored message's text, in no particular order.</summary>
     public abstract IAsyncEnumerable<string> ReadMessagesAsync(CancellationToken cancellationToken);
 
+    /// <summary>The database's name and version, for the report: <c>SQLite 3.x</c>, <c>PostgreSQL 15.x</c>.</summary>
+    public abstract Task<string> VersionAsync(CancellationToken cancellationToken);
+
     public abstract ValueTask DisposeAsync();
 }
 
@@ -85,6 +88,14 @@ internal sealed class SqliteBenchTarget(string directory) : BenchTarget
         {
             yield return reader.GetString(0);
         }
+    }
+
+    public override Task<string> VersionAsync(CancellationToken cancellationToken)
+    {
+        // An in-memory database: the library's version, without touching the benchmark's file.
+        using var connection = new SqliteConnection("Data Source=:memory:");
+        connection.Open();
+        return Task.FromResult($"SQLite {connection.ServerVersion}");
     }
 
     public override ValueTask DisposeAsync() => ValueTask.CompletedTask;
@@ -162,6 +173,12 @@ internal sealed class PostgresBenchTarget : BenchTarget
         {
             yield return reader.GetString(0);
         }
+    }
+
+    public override async Task<string> VersionAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        return $"PostgreSQL {connection.PostgreSqlVersion}";
     }
 
     public override async ValueTask DisposeAsync()

@@ -149,7 +149,7 @@ internal static class BenchCommand
                 results.Add(await runner.RunAsync(run, stop.Token));
             }
 
-            var report = BenchReport.Of(target.Name, settings, results);
+            var report = BenchReport.Of(target.Name, await target.VersionAsync(stop.Token), settings, results);
             await output.WriteAsync(report.ToTable());
             await output.WriteLineAsync(report.ToJson());
             if (!report.Exact)
