@@ -7,6 +7,7 @@ namespace Spillway.EndToEnd.Tests;
 /// <c>spillway bench</c> on a small N: it runs both halves and reports every message stored once. Its figures are
 /// not asserted: speed is for the benchmark to measure, not for a test.
 /// </summary>
+[Collection(PostgresCollection.Name)]
 public sealed class BenchTests
 {
     [Fact]
@@ -46,7 +47,7 @@ public sealed class BenchTests
     {
         const int Messages = 3_000;
         await using var bench = SpillwayProcess.Start(workspace.Directory,
-            ["bench", "-n", $"{Messages}", "--runs", "2", "--connections", "3", "--batch-size", "500", .. args]);
+            ["bench", "-n", $"{Messages}", "--warmup", "500", "--runs", "2", "--connections", "3", "--batch-size", "500", .. args]);
         var exitCode = await bench.WaitForExitAsync(TimeSpan.FromMinutes(3));
         Assert.True(exitCode == 0, $"bench exited with {exitCode}:\n{bench.Error}");
 
@@ -56,6 +57,7 @@ public sealed class BenchTests
         using var json = JsonDocument.Parse(lines[^1]);
         var report = json.RootElement.Clone();
         Assert.Equal(Messages, report.GetProperty("messages").GetInt64());
+        Assert.Equal(500, report.GetProperty("warmup").GetInt64());
         Assert.Equal(2, report.GetProperty("runs").GetInt32());
         Assert.Equal(0, report.GetProperty("lost").GetInt64());
         Assert.Equal(0, report.GetProperty("duplicated").GetInt64());

@@ -5,6 +5,7 @@ using Spillway.Testing;
 namespace Spillway.EndToEnd.Tests;
 
 /// <summary><c>serve --postgres</c> as a process, with the database taken away in the middle of a burst.</summary>
+[Collection(PostgresCollection.Name)]
 public sealed class PostgresServeTests
 {
     private const int Messages = 200_000;

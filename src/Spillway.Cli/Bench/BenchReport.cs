@@ -22,6 +22,7 @@ internal sealed record BenchReport(
     string Sink,
     string Database,
     long Messages,
+    long Warmup,
     int Size,
     int Connections,
     int BatchSize,
@@ -37,7 +38,7 @@ internal sealed record BenchReport(
     long Rejected)
 {
     public static BenchReport Of(string sink, string database, BenchSettings settings, IReadOnlyList<RunResult> runs) => new(
-        sink, database, settings.Messages, settings.Size, settings.Connections, settings.BatchSize, settings.Writers, runs.Count,
+        sink, database, settings.Messages, settings.Warmup, settings.Size, settings.Connections, settings.BatchSize, settings.Writers, runs.Count,
         Environment.ProcessorCount,
         Spread.Of(runs.Select(r => r.CeilingRowsPerSecond)),
         Spread.Of(runs.Select(r => r.EndToEndMessagesPerSecond)),
@@ -56,7 +57,7 @@ internal sealed record BenchReport(
         var text = new StringBuilder();
         var writers = Writers is { } w ? $", {w} writers" : "";
         text.AppendLine(CultureInfo.InvariantCulture,
-            $"spillway bench: {Sink} ({Database}), {Messages:N0} messages of {Size} bytes over {Connections} connection(s), batch {BatchSize:N0}{writers}, {Runs} run(s), {ProcessorCount} cores");
+            $"spillway bench: {Sink} ({Database}), {Messages:N0} messages (after {Warmup:N0} to warm up) of {Size} bytes over {Connections} connection(s), batch {BatchSize:N0}{writers}, {Runs} run(s), {ProcessorCount} cores");
         text.AppendLine(CultureInfo.InvariantCulture, $"{"",-28}{"median",12}{"min",12}{"max",12}");
         Row("ceiling (rows/s)", CeilingRowsPerSecond, "N0");
         Row("end-to-end (msg/s)", EndToEndMessagesPerSecond, "N0");

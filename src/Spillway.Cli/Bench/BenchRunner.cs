@@ -7,12 +7,20 @@ using Spillway.Diagnostics;
 using Spillway.Framing;
 using Spillway.Messages;
 using Spillway.Pipeline;
+using Spillway.Sinks;
 using Spillway.Tcp;
 
 namespace Spillway.Cli.Bench;
 
-/// <summary>What <c>spillway bench</c> measures with.</summary>
-internal sealed record BenchSettings(long Messages, int Size, int Connections, int Runs, int BatchSize, int? Writers);
+/// <summary>
+/// What <c>spillway bench</c> measures with: N <see cref="Messages"/> of <see cref="Size"/> bytes per half, after a
+/// <see cref="Warmup"/> each half stores untimed (the service is measured running, not starting).
+/// </summary>
+internal sealed record BenchSettings(long Messages, long Warmup, int Size, int Connections, int Runs, int BatchSize, int? Writers)
+{
+    /// <summary>Every message a half stores: the warm-up, numbered after the N timed ones, then the N.</summary>
+    public long Total => Warmup + Messages;
+}
 
 /// <summary>One run's figures: the ceiling, the end-to-end run, and what the database held after it.</summary>
 internal sealed record RunResult(
@@ -37,7 +45,8 @@ internal sealed record RunResult(
 /// One benchmark run, in two halves on the same database: the <em>ceiling</em>, N prepared messages written straight
 /// through the sink in batches of the service's size (no network, no buffer), and the <em>end-to-end</em> run, a
 /// <c>spillway serve</c> child on a fresh database fed N messages by <see cref="TcpSender"/> and timed from the first
-/// byte sent until all N rows are visible in the database.
+/// byte sent until all N rows are visible in the database. Each half first stores a warm-up, untimed, so that
+/// neither times the compiler at work on code it has not run yet.
 /// </summary>
 internal sealed class BenchRunner(BenchSettings settings, BenchTarget target, ILoggerFactory loggers, TextWriter progress)
 {
@@ -76,11 +85,28 @@ internal sealed class BenchRunner(BenchSettings settings, BenchTarget target, IL
     private async Task<TimeSpan> MeasureCeilingAsync(CancellationToken cancellationToken)
     {
         await target.ResetAsync(cancellationToken);
-        var batches = PrepareBatches();
+        var warmup = PrepareBatches(settings.Messages, settings.Warmup);
+        var batches = PrepareBatches(0, settings.Messages);
         await using var sink = target.CreateSink(loggers);
         await sink.OpenAsync(cancellationToken);
+        await WriteAsync(sink, warmup, cancellationToken);
 
         var started = TimeProvider.System.GetTimestamp();
+        await WriteAsync(sink, batches, cancellationToken);
+        var elapsed = TimeProvider.System.GetElapsedTime(started);
+
+        var stored = await target.CountAsync(cancellationToken);
+        if (stored != settings.Total)
+        {
+            throw new InvalidOperationException($"the ceiling wrote {settings.Total} messages but the database holds {stored}");
+        }
+
+        await target.ResetAsync(cancellationToken);
+        return elapsed;
+    }
+
+    private static async Task WriteAsync(ISink sink, List<Batch> batches, CancellationToken cancellationToken)
+    {
         foreach (var batch in batches)
         {
             batch.Id = Guid.CreateVersion7();
@@ -90,37 +116,27 @@ internal sealed class BenchRunner(BenchSettings settings, BenchTarget target, IL
                 throw new InvalidOperationException($"the database refused {refused} of the prepared messages");
             }
         }
-
-        var elapsed = TimeProvider.System.GetElapsedTime(started);
-        var stored = await target.CountAsync(cancellationToken);
-        if (stored != settings.Messages)
-        {
-            throw new InvalidOperationException($"the ceiling wrote {settings.Messages} messages but the database holds {stored}");
-        }
-
-        await target.ResetAsync(cancellationToken);
-        return elapsed;
     }
 
     /// <summary>
     /// The messages the service would make of what <see cref="TcpSender"/> sends, decoded by the same decoder, cut
     /// into batches of the service's size: made before the clock starts, so the ceiling times the writes alone.
     /// </summary>
-    private List<Batch> PrepareBatches()
+    private List<Batch> PrepareBatches(long firstSequence, long count)
     {
         var time = TimeProvider.System;
         var decoder = new FrameDecoder(new IngestStats(), new BadInputLog(loggers.CreateLogger<BadInputLog>(), time), time);
         var generator = new MessageGenerator(settings.Size);
         var batches = new List<Batch>();
         var peer = new IPEndPoint(IPAddress.Loopback, 40000).ToString();
-        for (long seq = 0; seq < settings.Messages; seq++)
+        for (long i = 0; i < count; i++)
         {
-            if (seq % settings.BatchSize == 0)
+            if (i % settings.BatchSize == 0)
             {
                 batches.Add(new Batch(settings.BatchSize));
             }
 
-            var item = decoder.Decode(generator.Next(seq), Transport.Tcp, peer, TcpSourceOptions.DefaultMaxMessageBytes)
+            var item = decoder.Decode(generator.Next(firstSequence + i), Transport.Tcp, peer, TcpSourceOptions.DefaultMaxMessageBytes)
                 ?? throw new InvalidOperationException("a generated message decoded as blank");
             batches[^1].Add(item);
         }
@@ -144,27 +160,16 @@ internal sealed class BenchRunner(BenchSettings settings, BenchTarget target, IL
 
         await using var serve = ChildProcess.StartSelf(args);
         var endpoint = await serve.ListeningAsync("tcp", StartTimeout, cancellationToken);
-        await progress.WriteLineAsync(Invariant($"{label}: serve (pid {serve.Id}) listening on tcp {endpoint}; sending {settings.Messages} messages over {settings.Connections} connection(s)"));
+        await progress.WriteLineAsync(Invariant(
+            $"{label}: serve (pid {serve.Id}) listening on tcp {endpoint}; sending {settings.Warmup} to warm up, then {settings.Messages}, over {settings.Connections} connection(s)"));
 
-        using var sendCancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var send = new TcpSender(endpoint, SendFraming.Lf)
-            .SendGeneratedAsync(settings.Messages, settings.Size, settings.Connections, sendCancellation.Token);
-        long visibleAt;
-        try
+        var sender = new TcpSender(endpoint, SendFraming.Lf);
+        if (settings.Warmup > 0)
         {
-            visibleAt = await WaitForRowsAsync(serve, send, cancellationToken);
-        }
-        catch
-        {
-            await sendCancellation.CancelAsync();
-            throw;
+            await SendAndWaitAsync(serve, sender, settings.Messages, settings.Warmup, settings.Warmup, cancellationToken);
         }
 
-        var report = await send;
-        if (report.Errors.Count > 0)
-        {
-            throw new InvalidOperationException("sending failed: " + string.Join("; ", report.Errors));
-        }
+        var (report, visibleAt) = await SendAndWaitAsync(serve, sender, 0, settings.Messages, settings.Total, cancellationToken);
 
         var peak = serve.PeakResidentBytes();
         serve.Signal(ChildProcess.Sigterm);
@@ -178,8 +183,37 @@ internal sealed class BenchRunner(BenchSettings settings, BenchTarget target, IL
         return (TimeProvider.System.GetElapsedTime(report.StartedAt, visibleAt), peak, summary);
     }
 
-    /// <summary>Polls the database until it holds every message; the timestamp at which it first did.</summary>
-    private async Task<long> WaitForRowsAsync(ChildProcess serve, Task<SendReport> send, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends <paramref name="count"/> messages numbered from <paramref name="firstSequence"/> and waits for the database to
+    /// hold <paramref name="rows"/>: what the send did, and when the rows were first all there.
+    /// </summary>
+    private async Task<(SendReport Report, long VisibleAt)> SendAndWaitAsync(
+        ChildProcess serve, TcpSender sender, long firstSequence, long count, long rows, CancellationToken cancellationToken)
+    {
+        using var sendCancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var send = sender.SendGeneratedAsync(firstSequence, count, settings.Size, settings.Connections, sendCancellation.Token);
+        long visibleAt;
+        try
+        {
+            visibleAt = await WaitForRowsAsync(serve, send, rows, cancellationToken);
+        }
+        catch
+        {
+            await sendCancellation.CancelAsync();
+            throw;
+        }
+
+        var report = await send;
+        if (report.Errors.Count > 0)
+        {
+            throw new InvalidOperationException("sending failed: " + string.Join("; ", report.Errors));
+        }
+
+        return (report, visibleAt);
+    }
+
+    /// <summary>Polls the database until it holds <paramref name="rows"/> messages; the timestamp at which it first did.</summary>
+    private async Task<long> WaitForRowsAsync(ChildProcess serve, Task<SendReport> send, long rows, CancellationToken cancellationToken)
     {
         var lastProgress = TimeProvider.System.GetTimestamp();
         var lastHighest = 0L;
@@ -188,7 +222,7 @@ internal sealed class BenchRunner(BenchSettings settings, BenchTarget target, IL
             var highest = await target.HighestIdAsync(cancellationToken);
 
             // Ids only grow and gaps only add to them, so the highest id reaches N no later than the count does.
-            if (highest >= settings.Messages && await target.CountAsync(cancellationToken) >= settings.Messages)
+            if (highest >= rows && await target.CountAsync(cancellationToken) >= rows)
             {
                 return TimeProvider.System.GetTimestamp();
             }
@@ -200,7 +234,7 @@ internal sealed class BenchRunner(BenchSettings settings, BenchTarget target, IL
             }
             else if (TimeProvider.System.GetElapsedTime(lastProgress) > StallTimeout)
             {
-                throw new TimeoutException(Invariant($"no new row for {StallTimeout.TotalSeconds:F0} s at {highest} of {settings.Messages}; serve's log:\n{serve.ErrorTail}"));
+                throw new TimeoutException(Invariant($"no new row for {StallTimeout.TotalSeconds:F0} s at {highest} of {rows}; serve's log:\n{serve.ErrorTail}"));
             }
 
             if (serve.HasExited)
@@ -217,14 +251,17 @@ internal sealed class BenchRunner(BenchSettings settings, BenchTarget target, IL
         }
     }
 
-    /// <summary>Reads every stored message back: N minus the distinct sequence numbers is lost, the rest duplicated.</summary>
+    /// <summary>
+    /// Reads every stored message back: what was sent (warm-up included) minus the distinct sequence numbers stored is
+    /// lost, and every further row is a duplicate.
+    /// </summary>
     private async Task<(long Lost, long Duplicated)> CheckStoredAsync(CancellationToken cancellationToken)
     {
-        var seen = new BitArray(checked((int)settings.Messages));
+        var seen = new BitArray(checked((int)settings.Total));
         long distinct = 0, duplicated = 0;
         await foreach (var text in target.ReadMessagesAsync(cancellationToken))
         {
-            if (!MessageGenerator.TryParse(text, out var seq) || seq >= settings.Messages)
+            if (!MessageGenerator.TryParse(text, out var seq) || seq >= settings.Total)
             {
                 throw new InvalidOperationException($"the database holds a message that was not sent: {text}");
             }
@@ -240,6 +277,6 @@ internal sealed class BenchRunner(BenchSettings settings, BenchTarget target, IL
             }
         }
 
-        return (settings.Messages - distinct, duplicated);
+        return (settings.Total - distinct, duplicated);
     }
 }

@@ -44,6 +44,11 @@ internal static class BenchCommand
         {
             Description = "Messages per run", HelpName = "N", DefaultValueFactory = _ => 1_000_000,
         };
+        var warmup = new Option<long>("--warmup")
+        {
+            Description = "Messages each half stores, untimed, before the timed N, so neither times the JIT compiler at work",
+            HelpName = "W", DefaultValueFactory = _ => 100_000,
+        };
         var size = new Option<int>("--size")
         {
             Description = $"Bytes in each message, framing excluded (at least {MessageGenerator.MinimumSize})",
@@ -75,7 +80,7 @@ internal static class BenchCommand
         var command = new Command("bench",
             "Measure the database's ceiling and serve's end-to-end throughput in one run, on fresh databases; print a table and a JSON line")
         {
-            sink, postgres, count, size, connections, runs, batchSize, writers, directory,
+            sink, postgres, count, warmup, size, connections, runs, batchSize, writers, directory,
         };
         command.Validators.Add(result =>
         {
@@ -84,7 +89,15 @@ internal static class BenchCommand
                 result.AddError("--sink postgres needs --postgres CONNECTION-STRING");
             }
         });
-        Positive(count, "--count", 1, int.MaxValue); // sequence numbers are checked in a bit array of N
+        Positive(count, "--count", 1, MostMessages);
+        Positive(warmup, "--warmup", 0, MostMessages);
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(count) + result.GetValue(warmup) > MostMessages)
+            {
+                result.AddError($"--count and --warmup together must not exceed {MostMessages}");
+            }
+        });
         Positive(size, "--size", MessageGenerator.MinimumSize, TcpSourceLimit);
         Positive(connections, "--connections", 1, 10_000);
         Positive(runs, "--runs", 1, 1_000);
@@ -99,13 +112,16 @@ internal static class BenchCommand
 
         command.SetAction(async (parseResult, cancellationToken) =>
         {
-            var settings = new BenchSettings(parseResult.GetValue(count), parseResult.GetValue(size), parseResult.GetValue(connections),
+            var settings = new BenchSettings(parseResult.GetValue(count), parseResult.GetValue(warmup), parseResult.GetValue(size), parseResult.GetValue(connections),
                 parseResult.GetValue(runs), parseResult.GetValue(batchSize), parseResult.GetValue(writers));
             return await RunAsync(settings, parseResult.GetValue(sink), parseResult.GetValue(postgres), parseResult.GetValue(directory),
                 parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error, cancellationToken);
         });
         return command;
     }
+
+    // Sequence numbers are checked off in a bit array.
+    private const long MostMessages = int.MaxValue;
 
     // The largest message the TCP source takes whole by default.
     private const int TcpSourceLimit = Tcp.TcpSourceOptions.DefaultMaxMessageBytes;

@@ -80,7 +80,7 @@ internal static class SendCommand
             var sender = new TcpSender(endpoint, parseResult.GetValue(framing));
             var connectionCount = parseResult.GetValue(connections);
             var report = parseResult.GetValue(count) is { } n
-                ? await sender.SendGeneratedAsync(n, parseResult.GetValue(size), connectionCount, cancellationToken)
+                ? await sender.SendGeneratedAsync(0, n, parseResult.GetValue(size), connectionCount, cancellationToken)
                 : await sender.SendLinesAsync(openInput(), cancellationToken);
             return await ReportAsync(report, endpoint, parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error);
         });

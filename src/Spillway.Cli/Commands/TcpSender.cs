@@ -32,17 +32,18 @@ internal sealed class TcpSender(IPEndPoint endpoint, SendFraming framing)
     private const int FlushAt = 64 * 1024;
 
     /// <summary>
-    /// Sends <paramref name="count"/> generated messages. Every connection is made first, so <see cref="SendReport.Elapsed"/>
-    /// runs from the first byte sent to the last, not from the first handshake.
+    /// Sends <paramref name="count"/> generated messages, numbered from <paramref name="firstSequence"/>. Every
+    /// connection is made first, so <see cref="SendReport.Elapsed"/> runs from the first byte sent to the last, not from
+    /// the first handshake.
     /// </summary>
-    public async Task<SendReport> SendGeneratedAsync(long count, int size, int connections, CancellationToken cancellationToken)
+    public async Task<SendReport> SendGeneratedAsync(long firstSequence, long count, int size, int connections, CancellationToken cancellationToken)
     {
         var sockets = await Task.WhenAll(Enumerable.Range(0, connections).Select(c => TryConnectAsync(c, cancellationToken)));
         try
         {
             var started = TimeProvider.System.GetTimestamp();
             var results = await Task.WhenAll(sockets.Select((connected, c) => connected.Socket is { } socket
-                ? SendConnectionAsync(socket, c, connections, count, size, cancellationToken)
+                ? SendConnectionAsync(socket, c, connections, firstSequence, count, size, cancellationToken)
                 : Task.FromResult(new Result { Error = connected.Error })));
             return Report(results, connections, started);
         }
@@ -141,16 +142,17 @@ internal sealed class TcpSender(IPEndPoint endpoint, SendFraming framing)
         return true;
     }
 
-    private async Task<Result> SendConnectionAsync(Socket socket, int connection, int connections, long count, int size, CancellationToken cancellationToken)
+    private async Task<Result> SendConnectionAsync(
+        Socket socket, int connection, int connections, long firstSequence, long count, int size, CancellationToken cancellationToken)
     {
         var result = new Result();
         try
         {
             var generator = new MessageGenerator(size);
             var buffer = new FrameBuffer(framing);
-            for (long seq = connection; seq < count; seq += connections)
+            for (long i = connection; i < count; i += connections)
             {
-                buffer.Add(generator.Next(seq));
+                buffer.Add(generator.Next(firstSequence + i));
                 result.Messages++;
                 if (buffer.Length >= FlushAt)
                 {
