@@ -19,14 +19,25 @@ public abstract class SocketSource : ISource
     private int _state; // 0 new, 1 started, 2 stopping
 
     /// <summary>Creates the source for the given endpoints.</summary>
-    protected SocketSource(IReadOnlyList<IPEndPoint> endpoints)
+    protected SocketSource(IReadOnlyList<IPEndPoint> endpoints, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
+        ArgumentNullException.ThrowIfNull(time);
         _endpoints = endpoints;
+        Tracker = new ListenerStatusTracker(time);
     }
 
     /// <inheritdoc />
     public abstract Transport Transport { get; }
+
+    /// <inheritdoc />
+    public ListenerStatus Status => Tracker.Current;
+
+    /// <inheritdoc />
+    public virtual int OpenConnections => 0;
+
+    /// <summary>Where the loops report failures and recoveries.</summary>
+    protected ListenerStatusTracker Tracker { get; }
 
     /// <summary>The endpoints actually bound (with the ports the system chose for port 0), once started.</summary>
     public IReadOnlyList<IPEndPoint> BoundEndpoints { get; private set; } = [];
@@ -76,6 +87,7 @@ public abstract class SocketSource : ISource
         }
 
         BoundEndpoints = [.. _sockets.Select(s => (IPEndPoint)s.LocalEndPoint!)];
+        Tracker.OnListening();
         foreach (var socket in _sockets)
         {
             _loops.Add(RunAsync(socket));
@@ -99,6 +111,7 @@ public abstract class SocketSource : ISource
         }
 
         await _stop.CancelAsync().ConfigureAwait(false);
+        Tracker.OnStopped();
         OnStopRequested();
         await Task.WhenAll(_loops).ConfigureAwait(false);
         await WhenStoppedAsync().ConfigureAwait(false);

@@ -45,7 +45,7 @@ public sealed class SourceWriter
 
         if (!_buffer.TryWrite(item))
         {
-            _stats.OnDropped();
+            _stats.OnDropped(item.Transport, item.Size);
             _log.Report(BufferFull, _transport, peer, $"the buffer is full and the {_transport.ToName()} source drops when full");
         }
 

@@ -16,7 +16,7 @@ public sealed class BatchWriterTests
         var stats = new IngestStats();
         var buffer = new IngestBuffer(bufferOptions ?? new IngestBufferOptions(), stats);
         var writer = new BatchWriter(buffer, sink, options ?? new BatchWriterOptions(), stats, time, NullLogger<BatchWriter>.Instance,
-            new Random(42));
+            jitter: new Random(42));
         return (buffer, stats, writer);
     }
 

@@ -68,9 +68,14 @@ internal static class ServeCommand
         var stopReadTimeout = Flag<string>(ServeKeys.StopReadTimeout, "DURATION",
             "On stop, how long connections whose senders are still sending are read before they are cut off [default: 5s]");
 
+        var unhealthyAfter = Flag<string>(ServeKeys.UnhealthyAfter, "DURATION",
+            "GET /health answers 503 once a writer has failed to store for this long, e.g. 30s [default: 30s]");
+        var logFormat = Flag<string>(ServeKeys.LogFormat, "text|json",
+            "The log on stderr: a line per event, or a JSON object per line [default: text]");
+
         var command = new Command("serve", "Listen for messages and store them in the database; SIGINT or SIGTERM drains and stops")
         {
-            config, postgres, postgresTablePrefix, writers, listenTcp, listenUdp, listenHttp, httpWhenFull, httpMaxBodyBytes, tcpWhenFull, udpWhenFull, udpReceiveBuffer, sqlite, synchronous, maxMessages, maxBytes, maxMessageBytes, batchSize, batchLinger, stopReadTimeout,
+            config, postgres, postgresTablePrefix, writers, listenTcp, listenUdp, listenHttp, httpWhenFull, httpMaxBodyBytes, tcpWhenFull, udpWhenFull, udpReceiveBuffer, sqlite, synchronous, maxMessages, maxBytes, maxMessageBytes, batchSize, batchLinger, stopReadTimeout, unhealthyAfter, logFormat,
         };
 
         command.SetAction(async (parseResult, cancellationToken) =>
@@ -93,7 +98,7 @@ internal static class ServeCommand
                 (maxBytes, ServeKeys.MaxBufferBytes), (maxMessageBytes, ServeKeys.MaxMessageBytes), (batchSize, ServeKeys.BatchSize),
                 (batchLinger, ServeKeys.BatchLinger), (stopReadTimeout, ServeKeys.StopReadTimeout), (tcpWhenFull, ServeKeys.TcpWhenFull),
                 (udpWhenFull, ServeKeys.UdpWhenFull), (udpReceiveBuffer, ServeKeys.UdpReceiveBuffer), (httpWhenFull, ServeKeys.HttpWhenFull),
-                (httpMaxBodyBytes, ServeKeys.HttpMaxBodyBytes),
+                (httpMaxBodyBytes, ServeKeys.HttpMaxBodyBytes), (unhealthyAfter, ServeKeys.UnhealthyAfter), (logFormat, ServeKeys.LogFormat),
             })
             {
                 if (parseResult.GetValue(option) is { } value)

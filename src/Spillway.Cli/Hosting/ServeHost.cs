@@ -4,6 +4,8 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using Npgsql;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 using Spillway.Diagnostics;
 using Spillway.Framing;
 using Spillway.Http;
@@ -36,12 +38,24 @@ internal static class ServeHost
         // itself: only their warnings and errors, unless the config file's Logging section asks for more.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
-        builder.Logging.AddSimpleConsole(o =>
+        if (settings.LogFormat == LogFormat.Json)
         {
-            o.SingleLine = true;
-            o.UseUtcTimestamp = true;
-            o.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z' ";
-        });
+            builder.Logging.AddJsonConsole(o =>
+            {
+                o.UseUtcTimestamp = true;
+                o.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z'";
+            });
+        }
+        else
+        {
+            builder.Logging.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.UseUtcTimestamp = true;
+                o.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z' ";
+            });
+        }
+
         builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
 
         // The drain takes as long as it takes; a second signal, not a timeout, is how an operator cuts it short.
@@ -77,11 +91,31 @@ internal static class ServeHost
                 : ActivatorUtilities.CreateInstance<PostgresSink>(sp);
             return (sink, ActivatorUtilities.CreateInstance<BatchWriter>(sp, sink));
         })]));
+        // Metrics on /metrics and health on /health, served by the HTTP listener beside /ingest.
+        services.AddSingleton(settings);
+        services.AddMetrics();
+        services.AddSingleton<PipelineMetrics>();
+        services.AddSingleton<ServeMetrics>();
+        services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService("spillway", serviceVersion: typeof(ServeHost).Assembly.GetName().Version?.ToString()))
+            .WithMetrics(metrics => metrics
+            .AddMeter(PipelineMetrics.MeterName, "Microsoft.AspNetCore.Server.Kestrel")
+            .AddPrometheusExporter());
+        services.AddHealthChecks()
+            .AddCheck<WritersHealthCheck>("writers")
+            .AddCheck<ListenersHealthCheck>("listeners");
+        services.AddSingleton<IHttpEndpoint, MetricsEndpoint>();
+        services.AddSingleton<IHttpEndpoint, HealthEndpoint>();
+
         services.AddSingleton<ISource, TcpSource>();
         services.AddSingleton<ISource, UdpSource>();
         services.AddSingleton<ISource, HttpSource>();
         services.AddSingleton<IngestService>();
         services.AddHostedService(sp => sp.GetRequiredService<IngestService>());
-        return builder.Build();
+        var host = builder.Build();
+
+        // Observable instruments exist once made: make them now, not at the first scrape.
+        host.Services.GetRequiredService<ServeMetrics>();
+        return host;
     }
 }

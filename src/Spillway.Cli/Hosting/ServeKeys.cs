@@ -29,4 +29,6 @@ internal static class ServeKeys
     public static readonly ServeKey BatchSize = new("--batch-size", "BatchSize");
     public static readonly ServeKey BatchLinger = new("--batch-linger", "BatchLinger");
     public static readonly ServeKey StopReadTimeout = new("--stop-read-timeout", "StopReadTimeout");
+    public static readonly ServeKey UnhealthyAfter = new("--unhealthy-after", "UnhealthyAfter");
+    public static readonly ServeKey LogFormat = new("--log-format", "LogFormat");
 }

@@ -20,6 +20,9 @@ internal sealed record ServeSettings
     /// <summary>The default of <c>--writers</c> with PostgreSQL, chosen by measurement (see docs in the README).</summary>
     public const int DefaultPostgresWriters = 2;
 
+    /// <summary>The default of <c>--unhealthy-after</c>.</summary>
+    public static readonly TimeSpan DefaultUnhealthyAfter = TimeSpan.FromSeconds(30);
+
     public required IReadOnlyList<IPEndPoint> ListenTcp { get; init; }
 
     public required IReadOnlyList<IPEndPoint> ListenUdp { get; init; }
@@ -51,6 +54,11 @@ internal sealed record ServeSettings
     public required BatchWriterOptions Batch { get; init; }
 
     public required TimeSpan StopReadTimeout { get; init; }
+
+    /// <summary>How long a writer may fail to store before <c>/health</c> answers 503.</summary>
+    public required TimeSpan UnhealthyAfter { get; init; }
+
+    public required LogFormat LogFormat { get; init; }
 
     public TcpSourceOptions Tcp => new()
     {
@@ -122,6 +130,8 @@ internal sealed record ServeSettings
                 Linger = reader.Duration(ServeKeys.BatchLinger, BatchWriterOptions.DefaultLinger, TimeSpan.Zero, TimeSpan.FromMinutes(1)),
             },
             StopReadTimeout = reader.Duration(ServeKeys.StopReadTimeout, tcpDefaults.StopReadTimeout, TimeSpan.Zero, TimeSpan.FromHours(1)),
+            UnhealthyAfter = reader.Duration(ServeKeys.UnhealthyAfter, DefaultUnhealthyAfter, TimeSpan.Zero, TimeSpan.FromDays(1)),
+            LogFormat = reader.Enum(ServeKeys.LogFormat, LogFormat.Text),
         };
 
         if (settings.ListenTcp.Count == 0 && settings.ListenUdp.Count == 0 && settings.ListenHttp.Count == 0)
@@ -257,4 +267,14 @@ internal sealed record ServeSettings
     }
 
     private delegate bool TryParse<T>(string text, out T value);
+}
+
+/// <summary>How <c>serve</c> writes its log to stderr.</summary>
+internal enum LogFormat
+{
+    /// <summary>One line per event, for people.</summary>
+    Text,
+
+    /// <summary>One JSON object per line, for log shippers.</summary>
+    Json,
 }

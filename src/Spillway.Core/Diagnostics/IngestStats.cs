@@ -9,7 +9,13 @@ namespace Spillway.Diagnostics;
 /// </summary>
 public sealed class IngestStats
 {
+    private static readonly int Transports = Enum.GetValues<Transport>().Length;
+
     private readonly long[] _rejectsByReason = new long[RejectReasonNames.All.Count];
+    private readonly long[] _acceptedBySource = new long[Transports];
+    private readonly long[] _bytesBySource = new long[Transports];
+    private readonly long[] _droppedBySource = new long[Transports];
+    private readonly long[] _blankBySource = new long[Transports];
     private long _accepted;
     private long _stored;
     private long _rejected;
@@ -37,21 +43,47 @@ public sealed class IngestStats
     /// <summary>Rejects committed for one reason.</summary>
     public long RejectedFor(RejectReason reason) => Volatile.Read(ref _rejectsByReason[(int)reason]);
 
+    /// <summary>Items accepted from one source, dropped ones included.</summary>
+    public long AcceptedFrom(Transport source) => Volatile.Read(ref _acceptedBySource[(int)source]);
+
+    /// <summary>Bytes of the frames accepted from one source, as received.</summary>
+    public long BytesFrom(Transport source) => Volatile.Read(ref _bytesBySource[(int)source]);
+
+    /// <summary>Items from one source dropped because the buffer was full.</summary>
+    public long DroppedFrom(Transport source) => Volatile.Read(ref _droppedBySource[(int)source]);
+
+    /// <summary>Blank frames from one source skipped.</summary>
+    public long BlankFrom(Transport source) => Volatile.Read(ref _blankBySource[(int)source]);
+
     /// <summary>Counts one item entering the buffer.</summary>
-    public void OnAccepted() => Interlocked.Increment(ref _accepted);
+    /// <param name="source">The listener it came from.</param>
+    /// <param name="bytes">Its frame's length as received.</param>
+    public void OnAccepted(Transport source, int bytes)
+    {
+        Interlocked.Increment(ref _accepted);
+        Interlocked.Increment(ref _acceptedBySource[(int)source]);
+        Interlocked.Add(ref _bytesBySource[(int)source], bytes);
+    }
 
     /// <summary>
     /// Counts one item received but given up before the buffer, as a source that cannot push back does when the
     /// buffer is full. It counts as accepted and as dropped, so the totals still add up.
     /// </summary>
-    public void OnDropped()
+    /// <param name="source">The listener it came from.</param>
+    /// <param name="bytes">Its frame's length as received.</param>
+    public void OnDropped(Transport source, int bytes)
     {
-        Interlocked.Increment(ref _accepted);
+        OnAccepted(source, bytes);
         Interlocked.Increment(ref _dropped);
+        Interlocked.Increment(ref _droppedBySource[(int)source]);
     }
 
     /// <summary>Counts one blank frame skipped.</summary>
-    public void OnBlank() => Interlocked.Increment(ref _blank);
+    public void OnBlank(Transport source)
+    {
+        Interlocked.Increment(ref _blank);
+        Interlocked.Increment(ref _blankBySource[(int)source]);
+    }
 
     /// <summary>Counts a committed batch.</summary>
     /// <param name="messages">The batch's messages.</param>

@@ -20,6 +20,7 @@ public sealed class BatchWriter
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Backoff _backoff;
+    private readonly PipelineMetrics? _metrics;
     private volatile WriterState _state = WriterState.Starting;
     private volatile string? _lastError;
     private DateTimeOffset? _retryingSince;
@@ -31,10 +32,11 @@ public sealed class BatchWriter
     /// <param name="stats">Counts what is committed.</param>
     /// <param name="time">The clock for linger and backoff.</param>
     /// <param name="logger">Where failures are logged.</param>
+    /// <param name="metrics">Where batch sizes, write durations and retries are recorded; null for nowhere.</param>
     /// <param name="jitter">The backoff's random source; null for a shared one.</param>
     public BatchWriter(
         IngestBuffer buffer, ISink sink, BatchWriterOptions options, IngestStats stats, TimeProvider time, ILogger<BatchWriter> logger,
-        Random? jitter = null)
+        PipelineMetrics? metrics = null, Random? jitter = null)
     {
         ArgumentNullException.ThrowIfNull(buffer);
         ArgumentNullException.ThrowIfNull(sink);
@@ -49,6 +51,7 @@ public sealed class BatchWriter
         _stats = stats;
         _time = time;
         _logger = logger;
+        _metrics = metrics;
         _backoff = new Backoff(options.RetryInitialDelay, options.RetryMaxDelay, jitter);
     }
 
@@ -81,7 +84,9 @@ public sealed class BatchWriter
                     continue;
                 }
 
+                var started = _time.GetTimestamp();
                 var refused = await WriteWithRetryAsync(batch, abort).ConfigureAwait(false);
+                _metrics?.OnBatchStored(batch.Count, _time.GetElapsedTime(started));
                 _buffer.Commit(batch.Count, batch.Bytes);
                 _stats.OnCommitted(batch.Messages.Count, batch.Rejects, refused);
                 batch.AcknowledgeReceipts();
@@ -160,6 +165,7 @@ public sealed class BatchWriter
                 _retryingSince ??= _time.GetUtcNow();
                 _lastError = ex.Message;
                 _state = WriterState.Retrying;
+                _metrics?.OnRetry();
                 Log.BatchWriteFailed(_logger, ex, batch.Count, attempt, _retryingSince.Value, ex.Message, delay);
                 await Task.Delay(delay, _time, abort).ConfigureAwait(false);
             }

@@ -9,6 +9,12 @@ public interface ISource : IAsyncDisposable
     /// <summary>The kind of listener, for the <c>listening</c> lines and logs.</summary>
     Transport Transport { get; }
 
+    /// <summary>Whether the listener is taking input, for <c>/health</c>.</summary>
+    ListenerStatus Status { get; }
+
+    /// <summary>Connections open now (TCP); zero for a listener without connections of its own.</summary>
+    int OpenConnections { get; }
+
     /// <summary>Binds every endpoint and starts feeding the buffer; returns the endpoints bound (ports chosen for port 0).</summary>
     /// <param name="abort">Cancels waits for buffer room on a forced stop.</param>
     Task<IReadOnlyList<IPEndPoint>> StartAsync(CancellationToken abort);

@@ -186,7 +186,7 @@ public sealed class IngestBuffer
     {
         Interlocked.Increment(ref _messages);
         Interlocked.Add(ref _bytes, item.Size);
-        _stats.OnAccepted();
+        _stats.OnAccepted(item.Transport, item.Size);
 
         // Unbounded and completed only under _gate, so this cannot fail.
         if (!_channel.Writer.TryWrite(item))

@@ -80,7 +80,7 @@ public sealed class FrameDecoder
 
         if (payload.IndexOfAnyExcept((byte)' ', (byte)'\t') < 0)
         {
-            _stats.OnBlank();
+            _stats.OnBlank(transport);
             return null;
         }
 

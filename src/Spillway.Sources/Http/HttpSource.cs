@@ -31,12 +31,18 @@ public sealed class HttpSource : ISource
     private readonly BadInputLog _badInput;
     private readonly ILoggerFactory _loggerFactory;
     private readonly RequestBodyReader _reader;
+    private readonly ListenerStatusTracker _tracker;
+    private readonly IReadOnlyList<IHttpEndpoint> _endpoints;
     private WebApplication? _app;
     private CancellationToken _abort;
     private int _state; // 0 new, 1 started, 2 stopping
 
     /// <summary>Creates the source; <see cref="StartAsync"/> binds it.</summary>
-    public HttpSource(HttpSourceOptions options, SourcePipeline pipeline, ILoggerFactory loggerFactory)
+    /// <param name="options">Where to listen and the request limits.</param>
+    /// <param name="pipeline">The buffer and decoder the messages go through.</param>
+    /// <param name="loggerFactory">Where the listener logs.</param>
+    /// <param name="endpoints">More endpoints to serve on the same listener (<c>/metrics</c>, <c>/health</c>).</param>
+    public HttpSource(HttpSourceOptions options, SourcePipeline pipeline, ILoggerFactory loggerFactory, IEnumerable<IHttpEndpoint>? endpoints = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(pipeline);
@@ -47,10 +53,19 @@ public sealed class HttpSource : ISource
         _badInput = pipeline.BadInput;
         _loggerFactory = loggerFactory;
         _reader = new RequestBodyReader(pipeline.Decoder, pipeline.BadInput, pipeline.Time, options.MaxMessageBytes);
+        _tracker = new ListenerStatusTracker(pipeline.Time);
+        _endpoints = [.. endpoints ?? []];
     }
 
     /// <inheritdoc />
     public Transport Transport => Transport.Http;
+
+    /// <inheritdoc />
+    public ListenerStatus Status => _tracker.Current;
+
+    /// <inheritdoc />
+    /// <remarks>Kestrel counts its own: <c>kestrel.active_connections</c> on the <c>Microsoft.AspNetCore.Server.Kestrel</c> meter.</remarks>
+    public int OpenConnections => 0;
 
     /// <inheritdoc />
     public async Task<IReadOnlyList<IPEndPoint>> StartAsync(CancellationToken abort)
@@ -87,6 +102,11 @@ public sealed class HttpSource : ISource
         var app = builder.Build();
         app.UseRouting();
         app.MapPost("/ingest", HandleAsync);
+        foreach (var endpoint in _endpoints)
+        {
+            endpoint.Map(app);
+        }
+
         try
         {
             await app.StartAsync(CancellationToken.None).ConfigureAwait(false);
@@ -98,6 +118,7 @@ public sealed class HttpSource : ISource
         }
 
         _app = app;
+        _tracker.OnListening();
         var addresses = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses;
         return [.. addresses.Select(a => new Uri(a)).Select(u => new IPEndPoint(IPAddress.Parse(u.Host.Trim('[', ']')), u.Port))];
     }
@@ -110,6 +131,7 @@ public sealed class HttpSource : ISource
             return;
         }
 
+        _tracker.OnStopped();
         await _app.StopAsync(CancellationToken.None).ConfigureAwait(false);
     }
 

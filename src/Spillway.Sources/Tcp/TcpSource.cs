@@ -25,7 +25,7 @@ public sealed class TcpSource : SocketSource
 
     /// <summary>Creates the source; <see cref="SocketSource.Start"/> binds it.</summary>
     public TcpSource(TcpSourceOptions options, SourcePipeline pipeline, ILogger<TcpSource> logger)
-        : base(options?.Endpoints ?? throw new ArgumentNullException(nameof(options)))
+        : base(options?.Endpoints ?? throw new ArgumentNullException(nameof(options)), pipeline?.Time ?? throw new ArgumentNullException(nameof(pipeline)))
     {
         ArgumentNullException.ThrowIfNull(pipeline);
         ArgumentNullException.ThrowIfNull(logger);
@@ -41,7 +41,7 @@ public sealed class TcpSource : SocketSource
     public override Transport Transport => Transport.Tcp;
 
     /// <summary>Connections open now.</summary>
-    public int OpenConnections => _connections.Count;
+    public override int OpenConnections => _connections.Count;
 
     /// <inheritdoc />
     protected override Socket Bind(IPEndPoint endpoint)
@@ -90,6 +90,7 @@ public sealed class TcpSource : SocketSource
             {
                 socket = await listener.AcceptAsync(StopToken).ConfigureAwait(false);
                 failures = 0;
+                Tracker.OnSuccess();
             }
             catch (Exception ex) when (StopToken.IsCancellationRequested && ex is OperationCanceledException or ObjectDisposedException or SocketException)
             {
@@ -99,6 +100,7 @@ public sealed class TcpSource : SocketSource
             {
                 // Such as running out of file descriptors: keep the listener, wait, and try again.
                 var delay = backoff.Delay(++failures);
+                Tracker.OnFailure(ex);
                 Log.AcceptFailed(_logger, ex, endpoint, delay);
                 try
                 {

@@ -24,7 +24,7 @@ public sealed class UdpSource : SocketSource
 
     /// <summary>Creates the source; <see cref="SocketSource.Start"/> binds it.</summary>
     public UdpSource(UdpSourceOptions options, SourcePipeline pipeline, ILogger<UdpSource> logger)
-        : base(options?.Endpoints ?? throw new ArgumentNullException(nameof(options)))
+        : base(options?.Endpoints ?? throw new ArgumentNullException(nameof(options)), pipeline?.Time ?? throw new ArgumentNullException(nameof(pipeline)))
     {
         ArgumentNullException.ThrowIfNull(pipeline);
         ArgumentNullException.ThrowIfNull(logger);
@@ -82,6 +82,7 @@ public sealed class UdpSource : SocketSource
                     received = await socket.ReceiveFromAsync(datagram, SocketFlags.None, address, quiet?.Token ?? StopToken)
                         .ConfigureAwait(false);
                     failures = 0;
+                    Tracker.OnSuccess();
                 }
                 catch (OperationCanceledException) when (stoppedAt is null && StopToken.IsCancellationRequested)
                 {
@@ -97,6 +98,7 @@ public sealed class UdpSource : SocketSource
                 {
                     // The socket stays bound; wait a little and receive again rather than lose the listener.
                     var delay = backoff.Delay(++failures);
+                    Tracker.OnFailure(ex);
                     Log.UdpReceiveFailed(_logger, ex, endpoint, delay);
                     await Task.Delay(delay, _time, stoppedAt is null ? StopToken : CancellationToken.None).ConfigureAwait(false);
                     continue;

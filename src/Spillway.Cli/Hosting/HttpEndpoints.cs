@@ -1,0 +1,105 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using OpenTelemetry.Metrics;
+using Spillway.Http;
+using Spillway.Messages;
+
+namespace Spillway.Cli.Hosting;
+
+/// <summary><c>GET /metrics</c>: every instrument in the Prometheus text format, through OpenTelemetry's exporter.</summary>
+internal sealed class MetricsEndpoint(MeterProvider meterProvider) : IHttpEndpoint
+{
+    public const string Path = "/metrics";
+
+    public void Map(WebApplication app) => app.MapPrometheusScrapingEndpoint(Path, meterProvider, configureBranchedPipeline: null, optionsName: null);
+}
+
+/// <summary>
+/// <c>GET /health</c>: each listener and writer with its state and last error, as JSON; 200 when healthy, 503 when
+/// not. Usable as a liveness or readiness probe.
+/// </summary>
+internal sealed class HealthEndpoint(HealthCheckService health) : IHttpEndpoint
+{
+    public const string Path = "/health";
+
+    public void Map(WebApplication app) => app.MapGet(Path, WriteAsync);
+
+    private async Task WriteAsync(HttpContext context)
+    {
+        var report = await health.CheckHealthAsync(context.RequestAborted);
+        var response = context.Response;
+        response.StatusCode = report.Status == HealthStatus.Unhealthy ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status200OK;
+        response.ContentType = "application/json";
+        response.Headers.CacheControl = "no-store";
+
+        await using var json = new Utf8JsonWriter(response.Body);
+        json.WriteStartObject();
+        json.WriteString("status", Name(report.Status));
+        var problems = report.Entries.Values.Where(e => e.Status != HealthStatus.Healthy).Select(e => e.Description).OfType<string>().ToList();
+        if (problems.Count > 0)
+        {
+            json.WriteStartArray("problems");
+            problems.ForEach(json.WriteStringValue);
+            json.WriteEndArray();
+        }
+
+        json.WriteStartArray("listeners");
+        foreach (var listener in Data<ListenerHealth>(report, ListenersHealthCheck.DataKey))
+        {
+            json.WriteStartObject();
+            json.WriteString("source", listener.Source.ToName());
+            json.WriteStartArray("endpoints");
+            listener.Endpoints.Select(e => e.ToString()).ToList().ForEach(json.WriteStringValue);
+            json.WriteEndArray();
+            json.WriteString("state", listener.State.ToString().ToLowerInvariant());
+            WriteTime(json, "failing_since", listener.FailingSince);
+            json.WriteString("last_error", listener.LastError);
+            if (listener.Source == Transport.Tcp)
+            {
+                json.WriteNumber("open_connections", listener.OpenConnections);
+            }
+
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
+        json.WriteStartArray("writers");
+        foreach (var writer in Data<WriterHealth>(report, WritersHealthCheck.DataKey))
+        {
+            json.WriteStartObject();
+            json.WriteNumber("writer", writer.Writer);
+            json.WriteString("state", writer.State.ToString().ToLowerInvariant());
+            WriteTime(json, "retrying_since", writer.RetryingSince);
+            json.WriteString("last_error", writer.LastError);
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
+        json.WriteEndObject();
+    }
+
+    private static string Name(HealthStatus status) => status switch
+    {
+        HealthStatus.Healthy => "healthy",
+        HealthStatus.Degraded => "degraded",
+        _ => "unhealthy",
+    };
+
+    private static IEnumerable<T> Data<T>(HealthReport report, string key) =>
+        report.Entries.Values.SelectMany(e => e.Data.TryGetValue(key, out var value) && value is IEnumerable<T> items ? items : []);
+
+    private static void WriteTime(Utf8JsonWriter json, string name, DateTimeOffset? time)
+    {
+        if (time is { } t)
+        {
+            json.WriteString(name, t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
+        }
+        else
+        {
+            json.WriteNull(name);
+        }
+    }
+}

@@ -1,0 +1,62 @@
+using System.Net;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Spillway.Messages;
+using Spillway.Pipeline;
+
+namespace Spillway.Cli.Hosting;
+
+/// <summary>A writer as <c>/health</c> shows it.</summary>
+internal sealed record WriterHealth(int Writer, WriterState State, DateTimeOffset? RetryingSince, string? LastError);
+
+/// <summary>A listener as <c>/health</c> shows it.</summary>
+internal sealed record ListenerHealth(
+    Transport Source, IReadOnlyList<IPEndPoint> Endpoints, ListenerState State, DateTimeOffset? FailingSince, string? LastError,
+    int OpenConnections);
+
+/// <summary>
+/// Unhealthy when a writer has been retrying for longer than <c>--unhealthy-after</c>: the database has been away
+/// that long, the buffer is filling, and senders will soon be pushed back or dropped.
+/// </summary>
+internal sealed class WritersHealthCheck(WriterPool pool, ServeSettings settings, TimeProvider time) : IHealthCheck
+{
+    public const string DataKey = "writers";
+
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var now = time.GetUtcNow();
+        var writers = pool.Writers.Select((w, i) => new WriterHealth(i, w.State, w.RetryingSince, w.LastError)).ToList();
+        var data = new Dictionary<string, object> { [DataKey] = writers };
+        var stuck = writers.Where(w => w.RetryingSince is { } since && now - since > settings.UnhealthyAfter).ToList();
+        return Task.FromResult(stuck.Count == 0
+            ? HealthCheckResult.Healthy($"{writers.Count} writer(s) storing", data)
+            : HealthCheckResult.Unhealthy(
+                $"{stuck.Count} writer(s) failing to store for more than {settings.UnhealthyAfter.TotalSeconds:0.###} s: {stuck[0].LastError}",
+                data: data));
+    }
+}
+
+/// <summary>Unhealthy when a listener's accepts or receives are failing (such as when the process is out of file descriptors).</summary>
+internal sealed class ListenersHealthCheck(IngestService service, IEnumerable<ISource> sources) : IHealthCheck
+{
+    public const string DataKey = "listeners";
+
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var listeners = new List<ListenerHealth>();
+        foreach (var source in sources)
+        {
+            var endpoints = service.Listening.Where(l => l.Transport == source.Transport).Select(l => l.Endpoint).ToList();
+            if (endpoints.Count > 0)
+            {
+                var status = source.Status;
+                listeners.Add(new ListenerHealth(source.Transport, endpoints, status.State, status.FailingSince, status.LastError, source.OpenConnections));
+            }
+        }
+
+        var data = new Dictionary<string, object> { [DataKey] = listeners };
+        var failing = listeners.Where(l => l.State == ListenerState.Failing).ToList();
+        return Task.FromResult(failing.Count == 0
+            ? HealthCheckResult.Healthy($"{listeners.Count} listener(s) taking input", data)
+            : HealthCheckResult.Unhealthy($"the {failing[0].Source.ToName()} listener is failing: {failing[0].LastError}", data: data));
+    }
+}

@@ -1,0 +1,32 @@
+using System.Diagnostics.Metrics;
+using Spillway.Diagnostics;
+using Spillway.Messages;
+using Spillway.Pipeline;
+
+namespace Spillway.Cli.Hosting;
+
+/// <summary>
+/// The instruments only the composed service can observe: each writer's state and the connections open per
+/// listener. The pipeline's own are on <see cref="PipelineMetrics"/>, on the same meter.
+/// </summary>
+internal sealed class ServeMetrics
+{
+    private static readonly WriterState[] States = Enum.GetValues<WriterState>();
+
+    public ServeMetrics(PipelineMetrics pipeline, WriterPool pool, IEnumerable<ISource> sources)
+    {
+        var listeners = sources.ToList();
+        pipeline.Meter.CreateObservableGauge("spillway.writer.state", () => WriterStates(pool), "{writer}",
+            "1 for the state each writer is in and 0 for the others, by writer and state");
+        pipeline.Meter.CreateObservableUpDownCounter("spillway.connections.open",
+            () => listeners.Where(s => s.Transport == Transport.Tcp).Select(s =>
+                new Measurement<int>(s.OpenConnections, new KeyValuePair<string, object?>("source", s.Transport.ToName()))),
+            "{connection}", "Connections open now, by source (HTTP's are kestrel.active_connections)");
+    }
+
+    private static IEnumerable<Measurement<int>> WriterStates(WriterPool pool) =>
+        pool.Writers.SelectMany((writer, i) => States.Select(state => new Measurement<int>(
+            writer.State == state ? 1 : 0,
+            new KeyValuePair<string, object?>("writer", i.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            new KeyValuePair<string, object?>("state", state.ToString().ToLowerInvariant()))));
+}
