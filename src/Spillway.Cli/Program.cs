@@ -31,5 +31,6 @@ internal static class Program
             SendCommand.Create(openInput),
             DemoCommand.Create(),
             BenchCommand.Create(),
+            StatusCommand.Create(),
         };
 }

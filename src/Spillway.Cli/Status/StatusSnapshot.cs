@@ -1,0 +1,68 @@
+using System.Text.Json;
+
+namespace Spillway.Cli.Status;
+
+/// <summary>A writer as <c>/health</c> reports it.</summary>
+internal sealed record WriterStatus(int Writer, string State, string? RetryingSince, string? LastError);
+
+/// <summary>A listener as <c>/health</c> reports it.</summary>
+internal sealed record ListenerStatusView(string Source, IReadOnlyList<string> Endpoints, string State, int? OpenConnections, string? LastError);
+
+/// <summary>One reading of a running <c>serve</c>: its <c>/metrics</c> and its <c>/health</c>, and when they were read.</summary>
+internal sealed record StatusSnapshot(
+    long Timestamp,
+    IReadOnlyList<Sample> Metrics,
+    string Health,
+    IReadOnlyList<string> Problems,
+    IReadOnlyList<ListenerStatusView> Listeners,
+    IReadOnlyList<WriterStatus> Writers)
+{
+    public static readonly string[] Sources = ["tcp", "udp", "http"];
+
+    /// <summary>Reads both endpoints of the service at <paramref name="baseUrl"/>.</summary>
+    /// <exception cref="HttpRequestException">The service cannot be reached or answered something else.</exception>
+    public static async Task<StatusSnapshot> ReadAsync(HttpClient http, Uri baseUrl, CancellationToken cancellationToken)
+    {
+        var metrics = PrometheusText.Parse(await http.GetStringAsync(new Uri(baseUrl, "metrics"), cancellationToken));
+        using var response = await http.GetAsync(new Uri(baseUrl, "health"), cancellationToken);
+        if (response.StatusCode is not (System.Net.HttpStatusCode.OK or System.Net.HttpStatusCode.ServiceUnavailable))
+        {
+            throw new HttpRequestException($"GET /health answered {(int)response.StatusCode} {response.ReasonPhrase}");
+        }
+
+        using var health = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
+        var root = health.RootElement;
+        var problems = root.TryGetProperty("problems", out var p) ? p.EnumerateArray().Select(e => e.GetString() ?? "").ToList() : [];
+        var listeners = root.GetProperty("listeners").EnumerateArray().Select(l => new ListenerStatusView(
+            l.GetProperty("source").GetString() ?? "",
+            [.. l.GetProperty("endpoints").EnumerateArray().Select(e => e.GetString() ?? "")],
+            l.GetProperty("state").GetString() ?? "",
+            l.TryGetProperty("open_connections", out var open) ? open.GetInt32() : null,
+            l.GetProperty("last_error").GetString())).ToList();
+        var writers = root.GetProperty("writers").EnumerateArray().Select(w => new WriterStatus(
+            w.GetProperty("writer").GetInt32(),
+            w.GetProperty("state").GetString() ?? "",
+            w.GetProperty("retrying_since").GetString(),
+            w.GetProperty("last_error").GetString())).ToList();
+        return new StatusSnapshot(TimeProvider.System.GetTimestamp(), metrics, root.GetProperty("status").GetString() ?? "", problems, listeners,
+            writers);
+    }
+
+    public double Received(string? source = null) => Metrics.Sum("spillway_messages_received_total", l => source is null || l["source"] == source);
+
+    public double Dropped(string? source = null) => Metrics.Sum("spillway_messages_dropped_total", l => source is null || l["source"] == source);
+
+    public double Stored => Metrics.Sum("spillway_messages_stored_total");
+
+    public double Rejected(string? reason = null) => Metrics.Sum("spillway_messages_rejected_total", l => reason is null || l["reason"] == reason);
+
+    public IEnumerable<string> RejectReasons => Metrics.Where(s => s.Name == "spillway_messages_rejected_total").Select(s => s.Labels["reason"]);
+
+    public double BufferMessages => Metrics.Sum("spillway_buffer_messages");
+
+    public double BufferMessagesLimit => Metrics.Sum("spillway_buffer_messages_limit");
+
+    public double BufferBytes => Metrics.Sum("spillway_buffer_size_bytes");
+
+    public double BufferBytesLimit => Metrics.Sum("spillway_buffer_size_limit_bytes");
+}
