@@ -30,6 +30,16 @@ public sealed class ServeSettingsTests
         Assert.Equal(64 * 1024, settings.MaxMessageBytes);
         Assert.Equal(10_000, settings.Batch.BatchSize);
         Assert.Equal(TimeSpan.FromMilliseconds(100), settings.Batch.Linger);
+        Assert.Equal(TimeSpan.FromSeconds(30), settings.UnhealthyAfter);
+        Assert.Equal(LogFormat.Text, settings.LogFormat);
+    }
+
+    [Fact]
+    public void The_health_threshold_and_the_log_format_are_settings_like_the_others()
+    {
+        var settings = Load(new() { ["UnhealthyAfter"] = "2m" }, new() { ["LogFormat"] = ["json"] });
+        Assert.Equal(TimeSpan.FromMinutes(2), settings.UnhealthyAfter);
+        Assert.Equal(LogFormat.Json, settings.LogFormat);
     }
 
     [Fact]
@@ -65,6 +75,8 @@ public sealed class ServeSettingsTests
     [InlineData("UdpReceiveBuffer", "12", "invalid value '12' for --udp-receive-buffer")]
     [InlineData("HttpMaxBodyBytes", "2GiB", "invalid value '2GiB' for --http-max-body-bytes")]
     [InlineData("ListenHttp:0", "nowhere", "invalid value 'nowhere' for --listen-http")]
+    [InlineData("UnhealthyAfter", "soon", "invalid value 'soon' for --unhealthy-after (config key UnhealthyAfter")]
+    [InlineData("LogFormat", "xml", "invalid value 'xml' for --log-format (config key LogFormat, environment SPILLWAY__LOGFORMAT): expected one of text, json")]
     public void A_bad_value_fails_with_a_message_naming_the_flag_and_key(string key, string value, string message)
     {
         var error = Assert.Throws<SettingsException>(() => Load(new() { [key] = value }));

@@ -46,7 +46,7 @@ public sealed class PipelineMetrics
             "Messages accepted and not yet stored");
         Meter.CreateObservableGauge("spillway.buffer.size", () => buffer.Bytes, "By",
             "Bytes accepted and not yet stored");
-        Meter.CreateObservableGauge("spillway.buffer.messages.limit", () => buffer.Options.MaxMessages, "{message}",
+        Meter.CreateObservableGauge("spillway.buffer.messages.limit", () => (long)buffer.Options.MaxMessages, "{message}",
             "The buffer's bound in messages");
         Meter.CreateObservableGauge("spillway.buffer.size.limit", () => buffer.Options.MaxBytes, "By",
             "The buffer's bound in bytes");
