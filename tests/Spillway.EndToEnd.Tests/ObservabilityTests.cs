@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Spillway.Cli.Status;
 using Spillway.Testing;
 
@@ -75,6 +76,12 @@ public sealed class ObservabilityTests
         Assert.True(metrics.Sum("spillway_batch_write_duration_seconds_count") >= 1);
         Assert.Equal(1, metrics.Sum("spillway_writer_state", l => l["writer"] == "0" && l["state"] is "idle" or "writing"));
         Assert.Equal(0, metrics.Sum("spillway_writer_retries_total"));
+
+        // Every series served is in the operator's list, and every one listed is served.
+        var families = metrics.Select(m => Regex.Replace(m.Name, "_(bucket|sum|count)$", "")).Where(n => n.StartsWith("spillway_", StringComparison.Ordinal))
+            .ToHashSet();
+        var documented = Regex.Matches(Repository.Read("docs/operations.md"), "`(spillway_[a-z_]+)`").Select(m => m.Groups[1].Value).ToHashSet();
+        Assert.Equal(documented.Order(), families.Order());
 
         serve.Signal(SpillwayProcess.Sigterm);
         Assert.Equal(0, await serve.WaitForExitAsync());

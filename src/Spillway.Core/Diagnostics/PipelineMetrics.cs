@@ -7,8 +7,8 @@ namespace Spillway.Diagnostics;
 /// <summary>
 /// The pipeline's instruments on the <see cref="MeterName"/> meter, named after OpenTelemetry's conventions (units
 /// in UCUM, durations in seconds). Totals are observed from <see cref="IngestStats"/> and the buffer when a reader
-/// collects, so the hot path pays one interlocked add and no tag lookup; batch sizes, write durations and retries
-/// are recorded by the writers as they happen.
+/// collects, so the hot path pays one interlocked add and no tag lookup; batch sizes and write durations are
+/// recorded by the writers as they happen.
 /// </summary>
 public sealed class PipelineMetrics
 {
@@ -19,7 +19,7 @@ public sealed class PipelineMetrics
 
     private readonly Histogram<long> _batchSize;
     private readonly Histogram<double> _writeDuration;
-    private readonly Counter<long> _retries;
+    private long _retries;
 
     /// <summary>Creates the instruments on a meter from <paramref name="meterFactory"/>.</summary>
     public PipelineMetrics(IMeterFactory meterFactory, IngestStats stats, IngestBuffer buffer)
@@ -58,7 +58,8 @@ public sealed class PipelineMetrics
             {
                 HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
             });
-        _retries = Meter.CreateCounter<long>("spillway.writer.retries", "{retry}", "Failed batch writes, each retried");
+        // Observed like the totals, so that it is served (as 0) before the first retry.
+        Meter.CreateObservableCounter("spillway.writer.retries", () => Volatile.Read(ref _retries), "{retry}", "Failed batch writes, each retried");
     }
 
     /// <summary>The meter, for instruments observed elsewhere (writer state, open connections).</summary>
@@ -72,7 +73,7 @@ public sealed class PipelineMetrics
     }
 
     /// <summary>Counts a failed write about to be retried.</summary>
-    public void OnRetry() => _retries.Add(1);
+    public void OnRetry() => Interlocked.Increment(ref _retries);
 
     private static IEnumerable<Measurement<long>> BySource(Func<Transport, long> read) =>
         Sources.Select(source => new Measurement<long>(read(source), new KeyValuePair<string, object?>("source", source.ToName())));
