@@ -86,9 +86,10 @@ public sealed class BatchWriter
 
                 var started = _time.GetTimestamp();
                 var refused = await WriteWithRetryAsync(batch, abort).ConfigureAwait(false);
-                _metrics?.OnBatchStored(batch.Count, _time.GetElapsedTime(started));
+                var took = _time.GetElapsedTime(started);
                 _buffer.Commit(batch.Count, batch.Bytes);
                 _stats.OnCommitted(batch.Messages.Count, batch.Rejects, refused);
+                _metrics?.OnBatchStored(batch.Count, took); // after the totals, so a scrape never sees a batch before its rows
                 batch.AcknowledgeReceipts();
                 batch.Clear();
             }
