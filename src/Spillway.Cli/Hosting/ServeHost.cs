@@ -99,8 +99,8 @@ internal static class ServeHost
         services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService("spillway", serviceVersion: typeof(ServeHost).Assembly.GetName().Version?.ToString()))
             .WithMetrics(metrics => metrics
-            .AddMeter(PipelineMetrics.MeterName, "Microsoft.AspNetCore.Server.Kestrel")
-            .AddPrometheusExporter());
+                .AddMeter(PipelineMetrics.MeterName, "Microsoft.AspNetCore.Server.Kestrel")
+                .AddPrometheusExporter());
         services.AddHealthChecks()
             .AddCheck<WritersHealthCheck>("writers")
             .AddCheck<ListenersHealthCheck>("listeners");

@@ -7,8 +7,8 @@ namespace Spillway.Diagnostics;
 /// <summary>
 /// The pipeline's instruments on the <see cref="MeterName"/> meter, named after OpenTelemetry's conventions (units
 /// in UCUM, durations in seconds). Totals are observed from <see cref="IngestStats"/> and the buffer when a reader
-/// collects, so the hot path pays one interlocked add and no tag lookup; batch sizes and write durations are
-/// recorded by the writers as they happen.
+/// collects, so a message costs two interlocked adds (its count and its bytes, by source) and no tag lookup; batch
+/// sizes and write durations are recorded by the writers as they happen.
 /// </summary>
 public sealed class PipelineMetrics
 {
