@@ -35,6 +35,16 @@ public sealed class ServeSettingsTests
     }
 
     [Fact]
+    public void An_unknown_key_stops_serve_naming_it_rather_than_leaving_a_setting_at_its_default()
+    {
+        var error = Assert.Throws<SettingsException>(() => Load(new() { ["MaxBufferMessage"] = "500", ["Logging:LogLevel:Default"] = "Debug" }));
+        Assert.StartsWith("unknown setting 'MaxBufferMessage' in the config file or a SPILLWAY__ environment variable", error.Message, StringComparison.Ordinal);
+
+        var settings = Load(new() { ["maxbuffermessages"] = "50000", ["Logging:LogLevel:Default"] = "Debug" }); // keys are case-insensitive
+        Assert.Equal(50_000, settings.Buffer.MaxMessages);
+    }
+
+    [Fact]
     public void The_health_threshold_and_the_log_format_are_settings_like_the_others()
     {
         var settings = Load(new() { ["UnhealthyAfter"] = "2m" }, new() { ["LogFormat"] = ["json"] });

@@ -31,4 +31,12 @@ internal static class ServeKeys
     public static readonly ServeKey StopReadTimeout = new("--stop-read-timeout", "StopReadTimeout");
     public static readonly ServeKey UnhealthyAfter = new("--unhealthy-after", "UnhealthyAfter");
     public static readonly ServeKey LogFormat = new("--log-format", "LogFormat");
+
+    /// <summary>Every setting, in the order declared above.</summary>
+    public static IReadOnlyList<ServeKey> All { get; } =
+    [
+        ListenTcp, ListenUdp, ListenHttp, HttpWhenFull, HttpMaxBodyBytes, TcpWhenFull, UdpWhenFull, UdpReceiveBuffer, Sqlite, Postgres,
+        PostgresTablePrefix, Writers, SqliteSynchronous, MaxBufferMessages, MaxBufferBytes, MaxMessageBytes, BatchSize, BatchLinger,
+        StopReadTimeout, UnhealthyAfter, LogFormat,
+    ];
 }

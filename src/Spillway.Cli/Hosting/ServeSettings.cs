@@ -20,6 +20,9 @@ internal sealed record ServeSettings
     /// <summary>The default of <c>--writers</c> with PostgreSQL, chosen by measurement (see docs in the README).</summary>
     public const int DefaultPostgresWriters = 2;
 
+    /// <summary>The section of the config file that sets log levels, read by the logging library, not by serve.</summary>
+    public const string LoggingSection = "Logging";
+
     /// <summary>The default of <c>--unhealthy-after</c>.</summary>
     public static readonly TimeSpan DefaultUnhealthyAfter = TimeSpan.FromSeconds(30);
 
@@ -82,6 +85,16 @@ internal sealed record ServeSettings
     /// <exception cref="SettingsException">A value is malformed or out of range; the message names it.</exception>
     public static ServeSettings Load(IConfiguration configuration, IReadOnlyDictionary<string, IReadOnlyList<string>> flags)
     {
+        // A misspelt key would otherwise be ignored, and the setting silently left at its default.
+        var known = ServeKeys.All.Select(k => k.ConfigKey).Append(LoggingSection).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var unknown = configuration.GetChildren().Select(c => c.Key).Where(k => !known.Contains(k)).ToList();
+        if (unknown.Count > 0)
+        {
+            throw new SettingsException(
+                $"unknown setting {string.Join(", ", unknown.Select(k => $"'{k}'"))} in the config file or a SPILLWAY__ environment variable: " +
+                "the keys are the flags in PascalCase, such as MaxBufferMessages (see docs/operations.md)");
+        }
+
         var reader = new Reader(configuration, flags);
         var defaults = new BatchWriterOptions();
         var tcpDefaults = new TcpSourceOptions();
