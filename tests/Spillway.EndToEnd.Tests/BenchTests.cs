@@ -63,6 +63,7 @@ public sealed class BenchTests
         Assert.Equal(0, report.GetProperty("duplicated").GetInt64());
         Assert.Equal(0, report.GetProperty("rejected").GetInt64());
         Assert.True(report.GetProperty("exact").GetBoolean());
+        Assert.InRange(report.GetProperty("cpu_busy_before").GetProperty("max").GetDouble(), 0, 1); // /proc/stat, sampled before each run
         Assert.Equal(2, bench.Error.Split('\n').Count(l => l.Contains(": ratio ", StringComparison.Ordinal))); // a progress line per run
         return report;
     }

@@ -33,6 +33,7 @@ internal sealed record BenchReport(
     Spread EndToEndMessagesPerSecond,
     Spread Ratio,
     Spread? PeakRssBytes,
+    Spread? CpuBusyBefore,
     long Lost,
     long Duplicated,
     long Rejected)
@@ -44,7 +45,11 @@ internal sealed record BenchReport(
         Spread.Of(runs.Select(r => r.EndToEndMessagesPerSecond)),
         Spread.Of(runs.Select(r => r.Ratio)),
         runs.All(r => r.PeakResidentBytes is not null) ? Spread.Of(runs.Select(r => (double)r.PeakResidentBytes!.Value)) : null,
+        runs.All(r => r.CpuBusyBefore is not null) ? Spread.Of(runs.Select(r => r.CpuBusyBefore!.Value)) : null,
         runs.Sum(r => r.Lost), runs.Sum(r => r.Duplicated), runs.Sum(r => r.Rejected));
+
+    /// <summary>More CPU than this busy with other work before a run, and its figures are not the machine's.</summary>
+    public const double QuietEnough = 0.10;
 
     /// <summary>True when every message sent was stored exactly once, as a message.</summary>
     public bool Exact => Lost == 0 && Duplicated == 0 && Rejected == 0;
@@ -65,6 +70,11 @@ internal sealed record BenchReport(
         if (PeakRssBytes is { } rss)
         {
             Row("peak RSS of serve (MiB)", new Spread(rss.Median / (1 << 20), rss.Min / (1 << 20), rss.Max / (1 << 20)), "N0");
+        }
+
+        if (CpuBusyBefore is { } busy)
+        {
+            Row("CPU busy before a run (%)", new Spread(busy.Median * 100, busy.Min * 100, busy.Max * 100), "N0");
         }
 
         text.AppendLine(CultureInfo.InvariantCulture, $"{"lost, duplicated, rejected",-28}{$"{Lost}, {Duplicated}, {Rejected}",12}");

@@ -32,7 +32,8 @@ internal sealed record RunResult(
     long Lost,
     long Duplicated,
     long Rejected,
-    string ServeSummary)
+    string ServeSummary,
+    double? CpuBusyBefore)
 {
     public double CeilingRowsPerSecond => Messages / CeilingElapsed.TotalSeconds;
 
@@ -62,6 +63,12 @@ internal sealed class BenchRunner(BenchSettings settings, BenchTarget target, IL
     public async Task<RunResult> RunAsync(int run, CancellationToken cancellationToken)
     {
         var label = $"run {run}/{settings.Runs}";
+        var busy = await CpuBusy.SampleAsync(TimeSpan.FromSeconds(1), cancellationToken);
+        if (busy is { } b)
+        {
+            await progress.WriteLineAsync(Invariant($"{label}: the CPUs were {b:P0} busy in the second before, with the benchmark idle"));
+        }
+
         var ceiling = await MeasureCeilingAsync(cancellationToken);
         await progress.WriteLineAsync(Invariant($"{label}: ceiling      {settings.Messages} rows in {ceiling.TotalSeconds:F2} s: {settings.Messages / ceiling.TotalSeconds,10:N0} rows/s"));
 
@@ -70,7 +77,7 @@ internal sealed class BenchRunner(BenchSettings settings, BenchTarget target, IL
 
         var (lost, duplicated) = await CheckStoredAsync(cancellationToken);
         var rejected = await target.CountRejectsAsync(cancellationToken);
-        var result = new RunResult(run, ceiling, elapsed, settings.Messages, peak, lost, duplicated, rejected, summary);
+        var result = new RunResult(run, ceiling, elapsed, settings.Messages, peak, lost, duplicated, rejected, summary, busy);
         await progress.WriteLineAsync(Invariant(
             $"{label}: ratio {result.Ratio:F2}, peak RSS {Mib(peak)}, lost {lost}, duplicated {duplicated}, rejected {rejected}; serve: {summary}"));
         await target.ResetAsync(cancellationToken);

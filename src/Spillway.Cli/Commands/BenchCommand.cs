@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -129,7 +130,7 @@ internal static class BenchCommand
     private static void Positive<T>(Option<T> option, string name, long min, long max)
         where T : struct, IConvertible => option.Validators.Add(result =>
         {
-            var value = Convert.ToInt64(result.GetValueOrDefault<T>(), System.Globalization.CultureInfo.InvariantCulture);
+            var value = Convert.ToInt64(result.GetValueOrDefault<T>(), CultureInfo.InvariantCulture);
             if (value < min || value > max)
             {
                 result.AddError($"{name} must be between {min} and {max}");
@@ -168,6 +169,11 @@ internal static class BenchCommand
             var report = BenchReport.Of(target.Name, await target.VersionAsync(stop.Token), settings, results);
             await output.WriteAsync(report.ToTable());
             await output.WriteLineAsync(report.ToJson());
+            if (report.CpuBusyBefore is { Max: > BenchReport.QuietEnough } busy)
+            {
+                await error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                    $"spillway bench: something else kept the CPUs up to {busy.Max:P0} busy before a run: the figures may be low"));
+            }
             if (!report.Exact)
             {
                 await error.WriteLineAsync(
