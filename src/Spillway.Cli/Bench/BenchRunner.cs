@@ -94,14 +94,18 @@ internal sealed class BenchRunner(BenchSettings settings, BenchTarget target, IL
         await target.ResetAsync(cancellationToken);
         var warmup = PrepareBatches(settings.Messages, settings.Warmup);
         var batches = PrepareBatches(0, settings.Messages);
-        await using var sink = target.CreateSink(loggers);
-        await sink.OpenAsync(cancellationToken);
-        await WriteAsync(sink, warmup, cancellationToken);
+        TimeSpan elapsed;
+        await using (var sink = target.CreateSink(loggers))
+        {
+            await sink.OpenAsync(cancellationToken);
+            await WriteAsync(sink, warmup, cancellationToken);
 
-        var started = TimeProvider.System.GetTimestamp();
-        await WriteAsync(sink, batches, cancellationToken);
-        var elapsed = TimeProvider.System.GetElapsedTime(started);
+            var started = TimeProvider.System.GetTimestamp();
+            await WriteAsync(sink, batches, cancellationToken);
+            elapsed = TimeProvider.System.GetElapsedTime(started);
+        }
 
+        // Closed first: the database is checked and emptied with nothing holding it open.
         var stored = await target.CountAsync(cancellationToken);
         if (stored != settings.Total)
         {
