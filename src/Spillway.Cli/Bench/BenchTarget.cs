@@ -138,7 +138,14 @@ internal sealed class PostgresBenchTarget : BenchTarget
     public PostgresBenchTarget(string connectionString)
     {
         _connectionString = connectionString;
-        _dataSource = NpgsqlDataSource.Create(connectionString);
+        try
+        {
+            _dataSource = NpgsqlDataSource.Create(connectionString);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new ArgumentException($"invalid --postgres connection string: {ex.Message}", ex);
+        }
     }
 
     public override string Name => "postgres";

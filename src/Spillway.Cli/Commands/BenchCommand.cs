@@ -188,10 +188,11 @@ internal static class BenchCommand
             await error.WriteLineAsync("spillway bench: stopped");
             return ExitCodes.Failed;
         }
-        catch (Exception ex) when (ex is SinkUnavailableException or InvalidOperationException or TimeoutException or IOException
+        catch (Exception ex) when (ex is SinkUnavailableException or InvalidOperationException or TimeoutException or IOException or ArgumentException
                                    or Npgsql.NpgsqlException or Microsoft.Data.Sqlite.SqliteException)
         {
-            await error.WriteLineAsync($"spillway bench: {ex.Message}");
+            var what = ex is Npgsql.NpgsqlException and not Npgsql.PostgresException ? "cannot reach PostgreSQL: " : "";
+            await error.WriteLineAsync($"spillway bench: {what}{ex.Message}");
             return ExitCodes.Failed;
         }
         finally
