@@ -24,11 +24,14 @@ internal sealed class IngestService(
 {
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(2);
     private readonly ISource[] _sources = [.. sources];
-    private readonly List<(Transport Transport, IPEndPoint Endpoint)> _listening = [];
+    private volatile (Transport Transport, IPEndPoint Endpoint)[] _listening = [];
     private Task _writer = Task.CompletedTask;
     private int _stopped;
 
-    /// <summary>Every endpoint listened on, in the order the sources were started.</summary>
+    /// <summary>
+    /// Every endpoint listened on, in the order the sources were started. A snapshot, replaced whole as sources start:
+    /// <c>/health</c> reads it while the later sources are still starting.
+    /// </summary>
     public IReadOnlyList<(Transport Transport, IPEndPoint Endpoint)> Listening => _listening;
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -41,7 +44,7 @@ internal sealed class IngestService(
             {
                 foreach (var endpoint in await source.StartAsync(shutdown.AbortToken))
                 {
-                    _listening.Add((source.Transport, endpoint));
+                    _listening = [.. _listening, (source.Transport, endpoint)];
                     Log.Listening(logger, source.Transport, endpoint);
                 }
             }
