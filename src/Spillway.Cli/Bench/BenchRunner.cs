@@ -188,7 +188,7 @@ internal sealed class BenchRunner(BenchSettings settings, BenchTarget target, IL
         var summary = serve.OutputLines.LastOrDefault(l => l.StartsWith("accepted=", StringComparison.Ordinal)) ?? "(no summary)";
         if (exitCode != 0)
         {
-            throw new InvalidOperationException($"spillway serve exited with code {exitCode} ({summary}):\n{serve.ErrorTail}");
+            throw new InvalidOperationException($"spillway serve exited with code {exitCode} ({summary}):\n{serve.Error}");
         }
 
         return (TimeProvider.System.GetElapsedTime(report.StartedAt, visibleAt), peak, summary);
@@ -245,12 +245,12 @@ internal sealed class BenchRunner(BenchSettings settings, BenchTarget target, IL
             }
             else if (TimeProvider.System.GetElapsedTime(lastProgress) > StallTimeout)
             {
-                throw new TimeoutException(Invariant($"no new row for {StallTimeout.TotalSeconds:F0} s at {highest} of {rows}; serve's log:\n{serve.ErrorTail}"));
+                throw new TimeoutException(Invariant($"no new row for {StallTimeout.TotalSeconds:F0} s at {highest} of {rows}; serve's log:\n{serve.Error}"));
             }
 
             if (serve.HasExited)
             {
-                throw new InvalidOperationException($"spillway serve exited during the run:\n{serve.ErrorTail}");
+                throw new InvalidOperationException($"spillway serve exited during the run:\n{serve.Error}");
             }
 
             if (send.IsFaulted)

@@ -7,30 +7,31 @@ using System.Runtime.InteropServices;
 namespace Spillway.Cli.Bench;
 
 /// <summary>
-/// This program run again as a child process (<c>spillway serve</c> under <c>bench</c>), its stdout read line by line
-/// for the <c>listening</c> lines and the summary, its stderr kept for the error message if it fails.
+/// A <c>spillway</c> run as a child process (<c>serve</c> under <c>bench</c>, or under the end-to-end tests), its stdout
+/// read line by line for the <c>listening</c> lines and the summary, its stderr kept for the error message if it fails.
 /// </summary>
 internal sealed partial class ChildProcess : IAsyncDisposable
 {
     public const int Sigterm = 15;
-
-    private const int ErrorLinesKept = 40;
+    public const int Sigint = 2;
 
     private readonly Process _process;
+    private readonly int? _errorLinesKept;
     private readonly ConcurrentQueue<string> _output = new();
     private readonly ConcurrentQueue<string> _error = new();
     private readonly ConcurrentDictionary<string, TaskCompletionSource<IPEndPoint>> _listening = new();
 
-    private ChildProcess(Process process)
+    private ChildProcess(Process process, int? errorLinesKept)
     {
         _process = process;
+        _errorLinesKept = errorLinesKept;
         process.OutputDataReceived += (_, e) =>
         {
             if (e.Data is null)
             {
                 foreach (var waiting in _listening.Values)
                 {
-                    waiting.TrySetException(new InvalidOperationException("spillway serve exited before it listened:\n" + ErrorTail));
+                    waiting.TrySetException(new InvalidOperationException("spillway exited before it listened:\n" + Error));
                 }
 
                 return;
@@ -47,7 +48,7 @@ internal sealed partial class ChildProcess : IAsyncDisposable
             if (e.Data is not null)
             {
                 _error.Enqueue(e.Data);
-                while (_error.Count > ErrorLinesKept && _error.TryDequeue(out var _))
+                while (_error.Count > _errorLinesKept && _error.TryDequeue(out var _))
                 {
                 }
             }
@@ -56,21 +57,21 @@ internal sealed partial class ChildProcess : IAsyncDisposable
 
     public int Id => _process.Id;
 
+    public bool HasExited => _process.HasExited;
+
     public IReadOnlyList<string> OutputLines => [.. _output];
 
-    /// <summary>The last lines the child wrote to stderr.</summary>
-    public string ErrorTail => string.Join('\n', _error);
+    /// <summary>What the child wrote to stderr (its last lines only, when started with a limit).</summary>
+    public string Error => string.Join('\n', _error);
 
     /// <summary>
-    /// Starts this program with <paramref name="args"/>. <c>SPILLWAY__*</c> variables are not passed on: the child runs
-    /// with the arguments given and the defaults, whatever the caller's environment says.
+    /// Starts this program with <paramref name="args"/>, keeping the last 40 lines of its stderr. <c>SPILLWAY__*</c>
+    /// variables are not passed on: the child runs with the arguments given and the defaults, whatever the caller's
+    /// environment says.
     /// </summary>
     public static ChildProcess StartSelf(IEnumerable<string> args)
     {
         var start = SelfStartInfo();
-        start.RedirectStandardOutput = true;
-        start.RedirectStandardError = true;
-        start.UseShellExecute = false;
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
@@ -81,8 +82,20 @@ internal sealed partial class ChildProcess : IAsyncDisposable
             start.Environment.Remove(name);
         }
 
+        return Start(start, errorLinesKept: 40);
+    }
+
+    /// <summary>Starts <paramref name="start"/> with stdout and stderr redirected and read; stdin as the caller set it.</summary>
+    /// <param name="start">What to run.</param>
+    /// <param name="errorLinesKept">How many of the last stderr lines to keep; null for all.</param>
+    public static ChildProcess Start(ProcessStartInfo start, int? errorLinesKept = null)
+    {
+        ArgumentNullException.ThrowIfNull(start);
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        start.UseShellExecute = false;
         var process = new Process { StartInfo = start };
-        var child = new ChildProcess(process);
+        var child = new ChildProcess(process, errorLinesKept);
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
@@ -116,8 +129,6 @@ internal sealed partial class ChildProcess : IAsyncDisposable
         return null;
     }
 
-    public bool HasExited => _process.HasExited;
-
     public void Signal(int signal)
     {
         if (Kill(_process.Id, signal) != 0)
@@ -126,7 +137,15 @@ internal sealed partial class ChildProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Writes <paramref name="text"/> to the child's stdin (started with it redirected) and closes it.</summary>
+    public async Task WriteInputAsync(string text)
+    {
+        await _process.StandardInput.WriteAsync(text);
+        _process.StandardInput.Close();
+    }
+
     /// <summary>Waits for the child to exit and its output to be read to the end; its exit code.</summary>
+    /// <exception cref="TimeoutException">It did not exit in time; the message holds its stderr.</exception>
     public async Task<int> WaitForExitAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
         try
@@ -135,7 +154,7 @@ internal sealed partial class ChildProcess : IAsyncDisposable
         }
         catch (TimeoutException)
         {
-            throw new TimeoutException($"spillway serve (pid {_process.Id}) did not exit within {timeout.TotalSeconds:F0} s:\n{ErrorTail}");
+            throw new TimeoutException($"spillway (pid {_process.Id}) did not exit within {timeout.TotalSeconds:F0} s:\n{Error}");
         }
 
         return _process.ExitCode;
