@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Spillway.Framing;
 using Spillway.Messages;
 using Spillway.Pipeline;
 
@@ -18,17 +19,21 @@ public abstract class SocketSource : ISource
     private readonly List<Task> _loops = [];
     private int _state; // 0 new, 1 started, 2 stopping
 
-    /// <summary>Creates the source for the given endpoints.</summary>
-    protected SocketSource(IReadOnlyList<IPEndPoint> endpoints, TimeProvider time)
+    /// <summary>Creates the source for the given endpoints, writing to the pipeline's buffer as the policy says.</summary>
+    protected SocketSource(Transport transport, IReadOnlyList<IPEndPoint> endpoints, FullPolicy whenFull, SourcePipeline pipeline)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
-        ArgumentNullException.ThrowIfNull(time);
+        ArgumentNullException.ThrowIfNull(pipeline);
+        Transport = transport;
         _endpoints = endpoints;
-        Tracker = new ListenerStatusTracker(time);
+        Writer = pipeline.Writer(whenFull, transport);
+        Decoder = pipeline.Decoder;
+        Time = pipeline.Time;
+        Tracker = new ListenerStatusTracker(pipeline.Time);
     }
 
     /// <inheritdoc />
-    public abstract Transport Transport { get; }
+    public Transport Transport { get; }
 
     /// <inheritdoc />
     public ListenerStatus Status => Tracker.Current;
@@ -38,6 +43,15 @@ public abstract class SocketSource : ISource
 
     /// <summary>Where the loops report failures and recoveries.</summary>
     protected ListenerStatusTracker Tracker { get; }
+
+    /// <summary>Hands decoded items to the buffer, waiting or dropping when it is full.</summary>
+    protected SourceWriter Writer { get; }
+
+    /// <summary>Turns frames into messages or rejects.</summary>
+    protected FrameDecoder Decoder { get; }
+
+    /// <summary>The clock.</summary>
+    protected TimeProvider Time { get; }
 
     /// <summary>The endpoints actually bound (with the ports the system chose for port 0), once started.</summary>
     public IReadOnlyList<IPEndPoint> BoundEndpoints { get; private set; } = [];

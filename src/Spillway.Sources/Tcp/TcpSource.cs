@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
-using Spillway.Framing;
 using Spillway.Messages;
 using Spillway.Pipeline;
 
@@ -17,28 +16,18 @@ namespace Spillway.Tcp;
 public sealed class TcpSource : SocketSource
 {
     private readonly TcpSourceOptions _options;
-    private readonly SourceWriter _writer;
-    private readonly FrameDecoder _decoder;
-    private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<TcpConnection, Task> _connections = new();
 
     /// <summary>Creates the source; <see cref="SocketSource.Start"/> binds it.</summary>
     public TcpSource(TcpSourceOptions options, SourcePipeline pipeline, ILogger<TcpSource> logger)
-        : base(options?.Endpoints ?? throw new ArgumentNullException(nameof(options)), pipeline?.Time ?? throw new ArgumentNullException(nameof(pipeline)))
+        : base(Transport.Tcp, options?.Endpoints ?? throw new ArgumentNullException(nameof(options)), options.WhenFull, pipeline)
     {
-        ArgumentNullException.ThrowIfNull(pipeline);
         ArgumentNullException.ThrowIfNull(logger);
         options.Validate();
         _options = options;
-        _writer = pipeline.Writer(options.WhenFull, Transport.Tcp);
-        _decoder = pipeline.Decoder;
-        _time = pipeline.Time;
         _logger = logger;
     }
-
-    /// <inheritdoc />
-    public override Transport Transport => Transport.Tcp;
 
     /// <summary>Connections open now.</summary>
     public override int OpenConnections => _connections.Count;
@@ -104,7 +93,7 @@ public sealed class TcpSource : SocketSource
                 Log.AcceptFailed(_logger, ex, endpoint, delay);
                 try
                 {
-                    await Task.Delay(delay, _time, StopToken).ConfigureAwait(false);
+                    await Task.Delay(delay, Time, StopToken).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
@@ -115,7 +104,7 @@ public sealed class TcpSource : SocketSource
             }
 
             socket.NoDelay = true;
-            var connection = new TcpConnection(socket, _writer, _decoder, _options, _time, _logger);
+            var connection = new TcpConnection(socket, Writer, Decoder, _options, Time, _logger);
             var run = RunConnectionAsync(connection);
             _connections.TryAdd(connection, run);
             if (run.IsCompleted)

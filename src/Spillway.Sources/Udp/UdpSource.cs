@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
-using Spillway.Framing;
 using Spillway.Messages;
 using Spillway.Pipeline;
 
@@ -17,27 +16,17 @@ public sealed class UdpSource : SocketSource
     private const int MaxDatagram = 65_536;
 
     private readonly UdpSourceOptions _options;
-    private readonly SourceWriter _writer;
-    private readonly FrameDecoder _decoder;
-    private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
     /// <summary>Creates the source; <see cref="SocketSource.Start"/> binds it.</summary>
     public UdpSource(UdpSourceOptions options, SourcePipeline pipeline, ILogger<UdpSource> logger)
-        : base(options?.Endpoints ?? throw new ArgumentNullException(nameof(options)), pipeline?.Time ?? throw new ArgumentNullException(nameof(pipeline)))
+        : base(Transport.Udp, options?.Endpoints ?? throw new ArgumentNullException(nameof(options)), options.WhenFull, pipeline)
     {
-        ArgumentNullException.ThrowIfNull(pipeline);
         ArgumentNullException.ThrowIfNull(logger);
         options.Validate();
         _options = options;
-        _writer = pipeline.Writer(options.WhenFull, Transport.Udp);
-        _decoder = pipeline.Decoder;
-        _time = pipeline.Time;
         _logger = logger;
     }
-
-    /// <inheritdoc />
-    public override Transport Transport => Transport.Udp;
 
     /// <inheritdoc />
     protected override Socket Bind(IPEndPoint endpoint)
@@ -76,7 +65,7 @@ public sealed class UdpSource : SocketSource
             while (true)
             {
                 int received;
-                using var quiet = stoppedAt is null ? null : new CancellationTokenSource(QuietFor(stoppedAt.Value), _time);
+                using var quiet = stoppedAt is null ? null : new CancellationTokenSource(QuietFor(stoppedAt.Value), Time);
                 try
                 {
                     received = await socket.ReceiveFromAsync(datagram, SocketFlags.None, address, quiet?.Token ?? StopToken)
@@ -87,7 +76,7 @@ public sealed class UdpSource : SocketSource
                 catch (OperationCanceledException) when (stoppedAt is null && StopToken.IsCancellationRequested)
                 {
                     // Stop: from now on, read only what is still arriving, until the socket falls quiet.
-                    stoppedAt = _time.GetTimestamp();
+                    stoppedAt = Time.GetTimestamp();
                     continue;
                 }
                 catch (OperationCanceledException) when (quiet is not null)
@@ -100,14 +89,14 @@ public sealed class UdpSource : SocketSource
                     var delay = backoff.Delay(++failures);
                     Tracker.OnFailure(ex);
                     Log.UdpReceiveFailed(_logger, ex, endpoint, delay);
-                    await Task.Delay(delay, _time, stoppedAt is null ? StopToken : CancellationToken.None).ConfigureAwait(false);
+                    await Task.Delay(delay, Time, stoppedAt is null ? StopToken : CancellationToken.None).ConfigureAwait(false);
                     continue;
                 }
 
                 var peer = peers.Of(address);
                 if (Decode(datagram.AsSpan(0, received), peer) is { } item)
                 {
-                    await _writer.WriteAsync(item, peer, AbortToken).ConfigureAwait(false);
+                    await Writer.WriteAsync(item, peer, AbortToken).ConfigureAwait(false);
                 }
             }
         }
@@ -118,11 +107,11 @@ public sealed class UdpSource : SocketSource
     }
 
     private IngestItem? Decode(ReadOnlySpan<byte> datagram, string peer) =>
-        _decoder.Decode(datagram.TrimEnd("\n\r\0"u8), Transport.Udp, peer, _options.MaxMessageBytes);
+        Decoder.Decode(datagram.TrimEnd("\n\r\0"u8), Transport.Udp, peer, _options.MaxMessageBytes);
 
     private TimeSpan QuietFor(long stoppedAt)
     {
-        var left = _options.StopReadTimeout - _time.GetElapsedTime(stoppedAt);
+        var left = _options.StopReadTimeout - Time.GetElapsedTime(stoppedAt);
         return left <= TimeSpan.Zero ? TimeSpan.Zero : left < _options.StopQuietPeriod ? left : _options.StopQuietPeriod;
     }
 
