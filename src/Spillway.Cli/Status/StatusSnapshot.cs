@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Spillway.Messages;
 
 namespace Spillway.Cli.Status;
 
@@ -17,7 +18,8 @@ internal sealed record StatusSnapshot(
     IReadOnlyList<ListenerStatusView> Listeners,
     IReadOnlyList<WriterStatus> Writers)
 {
-    public static readonly string[] Sources = ["tcp", "udp", "http"];
+    /// <summary>The <c>source</c> label's values, in the order the view shows them.</summary>
+    public static readonly string[] Sources = [.. Enum.GetValues<Transport>().Select(t => t.ToName())];
 
     /// <summary>Reads both endpoints of the service at <paramref name="baseUrl"/>.</summary>
     /// <exception cref="HttpRequestException">The service cannot be reached or answered something else.</exception>
