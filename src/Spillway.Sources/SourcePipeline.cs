@@ -11,7 +11,7 @@ public sealed class SourcePipeline
     private readonly IngestStats _stats;
 
     /// <summary>Creates the pipeline the sources share.</summary>
-    public SourcePipeline(IngestBuffer buffer, FrameDecoder decoder, IngestStats stats, BadInputLog badInput, TimeProvider time)
+    public SourcePipeline(IIngestBuffer buffer, FrameDecoder decoder, IngestStats stats, BadInputLog badInput, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(buffer);
         ArgumentNullException.ThrowIfNull(decoder);
@@ -26,7 +26,7 @@ public sealed class SourcePipeline
     }
 
     /// <summary>The buffer.</summary>
-    public IngestBuffer Buffer { get; }
+    public IIngestBuffer Buffer { get; }
 
     /// <summary>Turns frames into items.</summary>
     public FrameDecoder Decoder { get; }

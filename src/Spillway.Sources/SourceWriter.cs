@@ -13,14 +13,14 @@ public sealed class SourceWriter
     /// <summary>The reason under which dropped items are counted and logged.</summary>
     public const string BufferFull = "buffer-full";
 
-    private readonly IngestBuffer _buffer;
+    private readonly IIngestBuffer _buffer;
     private readonly IngestStats _stats;
     private readonly BadInputLog _log;
     private readonly FullPolicy _whenFull;
     private readonly Transport _transport;
 
     /// <summary>Creates a writer for one source.</summary>
-    public SourceWriter(IngestBuffer buffer, IngestStats stats, BadInputLog log, FullPolicy whenFull, Transport transport)
+    public SourceWriter(IIngestBuffer buffer, IngestStats stats, BadInputLog log, FullPolicy whenFull, Transport transport)
     {
         ArgumentNullException.ThrowIfNull(buffer);
         ArgumentNullException.ThrowIfNull(stats);

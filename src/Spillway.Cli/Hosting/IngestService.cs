@@ -15,7 +15,7 @@ namespace Spillway.Cli.Hosting;
 internal sealed class IngestService(
     WriterPool writers,
     IEnumerable<ISource> sources,
-    IngestBuffer buffer,
+    IIngestBuffer buffer,
     IngestStats stats,
     ShutdownControl shutdown,
     IHostApplicationLifetime lifetime,

@@ -75,7 +75,7 @@ internal static class ServeHost
         services.AddSingleton(settings.Udp);
         services.AddSingleton(settings.Http);
         services.AddSingleton(settings.Sqlite);
-        services.AddSingleton<IngestBuffer>();
+        services.AddSingleton<IIngestBuffer, IngestBuffer>();
         if (settings.Postgres is { } postgres)
         {
             services.AddSingleton(postgres);

@@ -33,5 +33,14 @@ public static class EventIds
     public const int JournalModeNotWal = 3003;
     public const int PostgresOpened = 3004;
     public const int PostgresRefused = 3005;
+
+    // 4xxx: the spill log
+    public const int SpillOpened = 4001;
+    public const int SpillDamage = 4002;
+    public const int SpillTornTail = 4003;
+    public const int SpillCheckpointFallback = 4004;
+    public const int SpillCutsDamaged = 4005;
+    public const int SpillFailed = 4006;
+    public const int SpillFull = 4007;
 #pragma warning restore CS1591
 }

@@ -3,8 +3,9 @@ using Spillway.Messages;
 namespace Spillway.Diagnostics;
 
 /// <summary>
-/// The service's running totals. Accepted counts every item that entered the buffer; once the buffer has drained,
-/// <c>Stored + Rejected + Dropped == Accepted</c>. Blank lines are skipped, counted, and not accepted.
+/// The service's running totals. Accepted counts every item that entered the buffer, Replayed every item found in the
+/// spill log at the start (accepted before it); once the buffer has drained,
+/// <c>Stored + Rejected + Dropped == Accepted + Replayed</c>. Blank lines are skipped, counted, and not accepted.
 /// All members are thread-safe.
 /// </summary>
 public sealed class IngestStats
@@ -18,6 +19,7 @@ public sealed class IngestStats
     private readonly long[] _blankBySource = new long[Transports];
     private long _stored;
     private long _rejected;
+    private long _replayed;
 
     /// <summary>Items (messages and rejects) that entered the buffer.</summary>
     public long Accepted => Sum(_acceptedBySource);
@@ -34,8 +36,14 @@ public sealed class IngestStats
     /// <summary>Blank frames skipped.</summary>
     public long Blank => Sum(_blankBySource);
 
-    /// <summary>Accepted items neither stored, rejected nor dropped: what is still in flight.</summary>
-    public long Pending => Accepted - Stored - Rejected - Dropped;
+    /// <summary>Items found in the spill log at the start, accepted before it and not yet stored then.</summary>
+    public long Replayed => Volatile.Read(ref _replayed);
+
+    /// <summary>Accepted (and replayed) items neither stored, rejected nor dropped: what is still in flight.</summary>
+    public long Pending => Accepted + Replayed - Stored - Rejected - Dropped;
+
+    /// <summary>Counts the items found in the spill log at the start.</summary>
+    public void OnReplayed(long items) => Interlocked.Add(ref _replayed, items);
 
     /// <summary>Rejects committed for one reason.</summary>
     public long RejectedFor(RejectReason reason) => Volatile.Read(ref _rejectsByReason[(int)reason]);

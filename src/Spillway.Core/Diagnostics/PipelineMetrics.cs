@@ -22,7 +22,7 @@ public sealed class PipelineMetrics
     private long _retries;
 
     /// <summary>Creates the instruments on a meter from <paramref name="meterFactory"/>.</summary>
-    public PipelineMetrics(IMeterFactory meterFactory, IngestStats stats, IngestBuffer buffer)
+    public PipelineMetrics(IMeterFactory meterFactory, IngestStats stats, IIngestBuffer buffer)
     {
         ArgumentNullException.ThrowIfNull(meterFactory);
         ArgumentNullException.ThrowIfNull(stats);

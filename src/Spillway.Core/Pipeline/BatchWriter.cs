@@ -1,7 +1,5 @@
-using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Spillway.Diagnostics;
-using Spillway.Messages;
 using Spillway.Sinks;
 
 namespace Spillway.Pipeline;
@@ -13,7 +11,7 @@ namespace Spillway.Pipeline;
 /// </summary>
 public sealed class BatchWriter
 {
-    private readonly IngestBuffer _buffer;
+    private readonly IIngestBuffer _buffer;
     private readonly ISink _sink;
     private readonly BatchWriterOptions _options;
     private readonly IngestStats _stats;
@@ -35,7 +33,7 @@ public sealed class BatchWriter
     /// <param name="metrics">Where batch sizes, write durations and retries are recorded; null for nowhere.</param>
     /// <param name="jitter">The backoff's random source; null for a shared one.</param>
     public BatchWriter(
-        IngestBuffer buffer, ISink sink, BatchWriterOptions options, IngestStats stats, TimeProvider time, ILogger<BatchWriter> logger,
+        IIngestBuffer buffer, ISink sink, BatchWriterOptions options, IngestStats stats, TimeProvider time, ILogger<BatchWriter> logger,
         PipelineMetrics? metrics = null, Random? jitter = null)
     {
         ArgumentNullException.ThrowIfNull(buffer);
@@ -71,78 +69,24 @@ public sealed class BatchWriter
     /// <exception cref="OperationCanceledException">The writer was aborted.</exception>
     public async Task RunAsync(CancellationToken abort)
     {
-        var reader = _buffer.Reader;
         var batch = new Batch(_options.BatchSize);
         try
         {
             _state = WriterState.Idle;
-            while (await reader.WaitToReadAsync(abort).ConfigureAwait(false))
+            while (await _buffer.TakeAsync(batch, _options, _time, abort).ConfigureAwait(false))
             {
-                await FillAsync(reader, batch, abort).ConfigureAwait(false);
-                if (batch.Count == 0)
-                {
-                    continue;
-                }
-
                 var started = _time.GetTimestamp();
                 var refused = await WriteWithRetryAsync(batch, abort).ConfigureAwait(false);
                 var took = _time.GetElapsedTime(started);
-                _buffer.Commit(batch.Count, batch.Bytes);
                 _stats.OnCommitted(batch.Messages.Count, batch.Rejects, refused);
                 _metrics?.OnBatchStored(batch.Count, took); // after the totals, so a scrape never sees a batch before its rows
-                batch.AcknowledgeReceipts();
+                _buffer.Commit(batch);
                 batch.Clear();
             }
         }
         finally
         {
             _state = WriterState.Stopped;
-        }
-    }
-
-    /// <summary>Reads into the batch until it is full, its linger has passed, or the buffer is drained and complete.</summary>
-    private async ValueTask FillAsync(ChannelReader<IngestItem> reader, Batch batch, CancellationToken abort)
-    {
-        long firstAt = 0;
-        while (batch.Count < _options.BatchSize)
-        {
-            if (reader.TryRead(out var item))
-            {
-                if (batch.Count == 0)
-                {
-                    firstAt = _time.GetTimestamp();
-                    batch.Id = Guid.CreateVersion7(_time.GetUtcNow());
-                }
-
-                batch.Add(item);
-                continue;
-            }
-
-            if (batch.Count == 0)
-            {
-                return;
-            }
-
-            var remaining = _options.Linger - _time.GetElapsedTime(firstAt);
-            if (remaining <= TimeSpan.Zero || !await WaitForMoreAsync(reader, remaining, abort).ConfigureAwait(false))
-            {
-                return;
-            }
-        }
-    }
-
-    /// <summary>Waits up to <paramref name="timeout"/> for an item; false when the time passed or the buffer is complete.</summary>
-    private async ValueTask<bool> WaitForMoreAsync(ChannelReader<IngestItem> reader, TimeSpan timeout, CancellationToken abort)
-    {
-        using var linger = new CancellationTokenSource(timeout, _time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(abort, linger.Token);
-        try
-        {
-            return await reader.WaitToReadAsync(linked.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (linger.IsCancellationRequested && !abort.IsCancellationRequested)
-        {
-            return false; // linger passed: write what we have
         }
     }
 

@@ -6,7 +6,7 @@ namespace Spillway.Pipeline;
 
 /// <summary>
 /// The bounded pipeline between sources and writers, limited in items and in bytes. Capacity is taken when an item
-/// is written and given back only by <see cref="Commit"/>, after the sink has stored it, so the bounds cover
+/// is written and given back only by <see cref="Commit(Batch)"/>, after the sink has stored it, so the bounds cover
 /// everything accepted and not yet stored. A writer that finds it full waits (that is how TCP pushes back on its
 /// senders); waiters are served in arrival order.
 /// </summary>
@@ -15,7 +15,7 @@ namespace Spillway.Pipeline;
 /// <see cref="Complete"/> means no source will write again: the readers then drain what is left and their
 /// <c>WaitToReadAsync</c> returns false.
 /// </remarks>
-public sealed class IngestBuffer
+public sealed class IngestBuffer : IIngestBuffer
 {
     private readonly Channel<IngestItem> _channel = Channel.CreateUnbounded<IngestItem>(
         new UnboundedChannelOptions { SingleReader = false, SingleWriter = true, AllowSynchronousContinuations = false });
@@ -37,16 +37,16 @@ public sealed class IngestBuffer
         _stats = stats;
     }
 
-    /// <summary>The bounds.</summary>
+    /// <inheritdoc />
     public IngestBufferOptions Options { get; }
 
     /// <summary>The reading side, for the writers that drain the buffer.</summary>
     public ChannelReader<IngestItem> Reader => _channel.Reader;
 
-    /// <summary>Items accepted and not yet committed.</summary>
+    /// <inheritdoc />
     public long Messages => Interlocked.Read(ref _messages);
 
-    /// <summary>Bytes accepted and not yet committed.</summary>
+    /// <inheritdoc />
     public long Bytes => Interlocked.Read(ref _bytes);
 
     /// <summary>
@@ -152,10 +152,60 @@ public sealed class IngestBuffer
         }
     }
 
-    /// <summary>
-    /// Marks the end of input: no source will write again. The reader drains what is left. Idempotent.
-    /// Writers still waiting are failed, since their items were never accepted.
-    /// </summary>
+    /// <inheritdoc />
+    public async ValueTask<bool> TakeAsync(Batch batch, BatchWriterOptions limits, TimeProvider time, CancellationToken abort)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ArgumentNullException.ThrowIfNull(limits);
+        ArgumentNullException.ThrowIfNull(time);
+        var reader = _channel.Reader;
+        while (await reader.WaitToReadAsync(abort).ConfigureAwait(false))
+        {
+            long firstAt = 0;
+            while (batch.Count < limits.BatchSize)
+            {
+                if (reader.TryRead(out var item))
+                {
+                    if (batch.Count == 0)
+                    {
+                        firstAt = time.GetTimestamp();
+                        batch.Id = Guid.CreateVersion7(time.GetUtcNow());
+                    }
+
+                    batch.Add(item);
+                    continue;
+                }
+
+                if (batch.Count == 0)
+                {
+                    break; // another writer took it: wait again
+                }
+
+                var remaining = limits.Linger - time.GetElapsedTime(firstAt);
+                if (remaining <= TimeSpan.Zero || !await Linger.WaitToReadAsync(reader, remaining, time, abort).ConfigureAwait(false))
+                {
+                    return true;
+                }
+            }
+
+            if (batch.Count != 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Gives back the batch's capacity and tells its items' receipts that they are stored.</summary>
+    public void Commit(Batch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        Commit(batch.Count, batch.Bytes);
+        batch.AcknowledgeReceipts();
+    }
+
+    /// <inheritdoc />
     public void Complete()
     {
         List<Waiter> failed;

@@ -24,6 +24,9 @@ public sealed class Receipt
     /// <summary>Completes once every item has been stored.</summary>
     public Task Stored => _stored.Task;
 
+    /// <summary>Tells the source that its items will not be kept (the spill log failed): <see cref="Stored"/> faults.</summary>
+    public void Fail(Exception reason) => _stored.TrySetException(reason);
+
     /// <summary>Counts one item stored.</summary>
     public void OnStored()
     {

@@ -27,7 +27,7 @@ namespace Spillway.Http;
 public sealed class HttpSource : ISource
 {
     private readonly HttpSourceOptions _options;
-    private readonly IngestBuffer _buffer;
+    private readonly IIngestBuffer _buffer;
     private readonly BadInputLog _badInput;
     private readonly ILoggerFactory _loggerFactory;
     private readonly RequestBodyReader _reader;

@@ -1,0 +1,58 @@
+namespace Spillway.Spill;
+
+/// <summary>When the spill log forces what it has written to the disk.</summary>
+public enum SpillFsync
+{
+    /// <summary>
+    /// Group commit: each write of the records appended since the last one is fsynced before they count as durable,
+    /// so what is acknowledged survives a power loss. The default.
+    /// </summary>
+    Batch,
+
+    /// <summary>Every <see cref="SpillOptions.FsyncInterval"/>: a power loss can take that much; a crash of the process takes nothing.</summary>
+    Interval,
+
+    /// <summary>Never: the kernel writes when it likes. A crash of the process takes nothing; a power loss can take much.</summary>
+    Never,
+}
+
+/// <summary>Where the spill log lives and how much of the disk it may use.</summary>
+public sealed record SpillOptions
+{
+    /// <summary>The default of <see cref="MaxBytes"/>: 1 GiB.</summary>
+    public const long DefaultMaxBytes = 1024L * 1024 * 1024;
+
+    /// <summary>The largest segment file: 64 MiB, or a quarter of <see cref="MaxBytes"/> when that is less.</summary>
+    public const long DefaultSegmentBytes = 64L * 1024 * 1024;
+
+    /// <summary>The directory of segment files, checkpoints and quarantine; created if missing.</summary>
+    public required string Directory { get; init; }
+
+    /// <summary>Most bytes of records held on disk; beyond it TCP pushes back and UDP drops.</summary>
+    public long MaxBytes { get; init; } = DefaultMaxBytes;
+
+    /// <summary>When a segment file is closed and a new one begun. A segment is deleted once all its records are stored.</summary>
+    public long SegmentBytes { get; init; } = DefaultSegmentBytes;
+
+    /// <summary>When written records are forced to the disk.</summary>
+    public SpillFsync Fsync { get; init; } = SpillFsync.Batch;
+
+    /// <summary>The fsync period under <see cref="SpillFsync.Interval"/>.</summary>
+    public TimeSpan FsyncInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The segment size in use: <see cref="SegmentBytes"/>, kept to a quarter of the budget so segments can be freed.</summary>
+    public long EffectiveSegmentBytes => Math.Max(64 * 1024, Math.Min(SegmentBytes, MaxBytes / 4));
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first setting that is out of range.</summary>
+    public void Validate()
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(Directory, nameof(Directory));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxBytes, 1024L * 1024, nameof(MaxBytes));
+        ArgumentOutOfRangeException.ThrowIfLessThan(SegmentBytes, 64L * 1024, nameof(SegmentBytes));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(FsyncInterval, TimeSpan.Zero, nameof(FsyncInterval));
+        if (!Enum.IsDefined(Fsync))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Fsync), Fsync, "Not a fsync policy.");
+        }
+    }
+}

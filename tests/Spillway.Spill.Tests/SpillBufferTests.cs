@@ -1,0 +1,350 @@
+using System.Buffers.Binary;
+using Spillway.Messages;
+using Spillway.Pipeline;
+using Spillway.Testing;
+using static Spillway.Spill.Tests.SpillHarness;
+
+namespace Spillway.Spill.Tests;
+
+public sealed class SpillBufferTests : IDisposable
+{
+    private readonly SpillHarness _harness = new();
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public void Dispose() => _harness.Dispose();
+
+    [Fact]
+    public async Task Records_come_back_field_for_field_in_order()
+    {
+        await using var spill = _harness.Open();
+        Append(spill, 0, 10);
+        Assert.True(spill.TryWrite(new Reject(DateTimeOffset.UnixEpoch, Transport.Http, "[::1]:80", RejectReason.InvalidUtf8, [0xff, 0xfe], "bad")));
+
+        var taken = await TakeAsync(spill, 11);
+
+        for (var n = 0; n < 10; n++)
+        {
+            var expected = Item(n);
+            var actual = Assert.IsType<Message>(taken[n]);
+            Assert.Equal(expected.Text, actual.Text);
+            Assert.Equal(expected.ReceivedAt, actual.ReceivedAt);
+            Assert.Equal(expected.Transport, actual.Transport);
+            Assert.Equal(expected.Peer, actual.Peer);
+            Assert.Equal(expected.Size, actual.Size);
+            Assert.Equal(expected.Facility, actual.Facility);
+            Assert.Equal(expected.Severity, actual.Severity);
+            Assert.Equal(expected.Timestamp, actual.Timestamp);
+            Assert.Equal(expected.Timestamp?.Offset, actual.Timestamp?.Offset);
+            Assert.Equal(expected.Hostname, actual.Hostname);
+            Assert.Equal(expected.AppName, actual.AppName);
+            Assert.Equal(expected.ProcId, actual.ProcId);
+            Assert.Equal(expected.MsgId, actual.MsgId);
+            Assert.Equal(expected.StructuredData, actual.StructuredData);
+        }
+
+        var reject = Assert.IsType<Reject>(taken[10]);
+        Assert.Equal(RejectReason.InvalidUtf8, reject.Reason);
+        Assert.Equal([0xff, 0xfe], reject.Raw);
+        Assert.Equal("bad", reject.Detail);
+        Assert.Equal(Transport.Http, reject.Transport);
+    }
+
+    [Fact]
+    public async Task What_was_not_committed_is_replayed_after_a_restart_and_what_was_is_not()
+    {
+        await using (var spill = _harness.Open())
+        {
+            Append(spill, 0, 1000);
+            await TakeAsync(spill, 400);
+        }
+
+        await using (var spill = _harness.Open())
+        {
+            Assert.Equal(600, spill.Replayed);
+            Assert.Equal(600, _harness.Stats.Replayed);
+            Assert.Equal(600, spill.Messages);
+            var taken = await TakeAsync(spill, 600);
+            Assert.Equal(Enumerable.Range(400, 600), taken.Select(NumberOf));
+        }
+
+        await using (var spill = _harness.Open())
+        {
+            Assert.Equal(0, spill.Replayed);
+        }
+    }
+
+    [Fact]
+    public async Task A_batch_taken_before_a_stop_is_taken_again_whole_under_the_same_id()
+    {
+        var ids = new List<Guid>();
+        await using (var spill = _harness.Open())
+        {
+            Append(spill, 0, 250);
+            await TakeAsync(spill, 250, commit: false, ids);
+        }
+
+        var again = new List<Guid>();
+        await using (var spill = _harness.Open())
+        {
+            Append(spill, 250, 50); // new records after the restart form batches of their own
+            var taken = await TakeAsync(spill, 300, commit: true, again);
+            Assert.Equal(Enumerable.Range(0, 300), taken.Select(NumberOf));
+        }
+
+        Assert.Equal(ids, again.Take(ids.Count));
+        Assert.DoesNotContain(again.Skip(ids.Count), ids.Contains);
+    }
+
+    [Fact]
+    public async Task With_both_checkpoint_copies_damaged_everything_is_replayed_under_the_ids_already_used()
+    {
+        var ids = new List<Guid>();
+        await using (var spill = _harness.Open())
+        {
+            Append(spill, 0, 500);
+            await TakeAsync(spill, 500, commit: true, ids);
+        }
+
+        foreach (var slot in Directory.GetFiles(_harness.Directory, "checkpoint.*"))
+        {
+            FlipByte(slot, 12);
+        }
+
+        var again = new List<Guid>();
+        await using (var spill = _harness.Open())
+        {
+            Assert.Equal(500, spill.Replayed);
+            var taken = await TakeAsync(spill, 500, commit: true, again);
+            Assert.Equal(Enumerable.Range(0, 500), taken.Select(NumberOf));
+        }
+
+        // The sink's ledger knows these ids: nothing is stored twice.
+        Assert.Equal(ids, again);
+    }
+
+    [Fact]
+    public async Task With_the_newer_checkpoint_copy_damaged_the_older_one_is_used()
+    {
+        await using (var spill = _harness.Open())
+        {
+            Append(spill, 0, 300);
+            await TakeAsync(spill, 100, commit: true);
+        }
+
+        var ids = new List<Guid>();
+        await using (var spill = _harness.Open())
+        {
+            await TakeAsync(spill, 100, commit: true, ids);
+        }
+
+        var newest = Directory.GetFiles(_harness.Directory, "checkpoint.*")
+            .OrderByDescending(p => BinaryPrimitives.ReadInt64LittleEndian(File.ReadAllBytes(p).AsSpan(8)))
+            .First();
+        FlipByte(newest, 20);
+
+        var again = new List<Guid>();
+        await using (var spill = _harness.Open())
+        {
+            Assert.Equal(200, spill.Replayed); // from the older checkpoint: the second 100 again, and the last 100
+            var taken = await TakeAsync(spill, 200, commit: true, again);
+            Assert.Equal(Enumerable.Range(100, 200), taken.Select(NumberOf));
+        }
+
+        Assert.Equal(ids, again.Take(ids.Count)); // the second hundred under the ids they were stored under
+    }
+
+    [Fact]
+    public async Task A_torn_tail_is_cut_off_and_kept_in_quarantine_and_the_log_goes_on()
+    {
+        await using (var spill = _harness.Open())
+        {
+            Append(spill, 0, 100);
+        }
+
+        var segment = Assert.Single(_harness.SegmentFiles());
+        var offsets = RecordOffsets(segment);
+        using (var file = File.OpenWrite(segment))
+        {
+            file.SetLength(offsets[^1] + 20); // the last record half written
+        }
+
+        await using (var spill = _harness.Open())
+        {
+            Assert.Equal(99, spill.Replayed);
+            Assert.Equal(20, spill.TruncatedBytes);
+            Assert.Equal(0, spill.QuarantinedRegions);
+            Append(spill, 1000, 10);
+            var taken = await TakeAsync(spill, 109);
+            Assert.Equal(Enumerable.Range(0, 99).Concat(Enumerable.Range(1000, 10)), taken.Select(NumberOf));
+        }
+
+        Assert.Single(_harness.QuarantineFiles());
+    }
+
+    [Theory]
+    [InlineData(3, 2)] // a flipped bit in the length
+    [InlineData(3, 6)] // in the checksum
+    [InlineData(50, 10)] // in the sequence number
+    [InlineData(50, 40)] // in the payload
+    [InlineData(99, 30)] // in the last record
+    public async Task A_damaged_record_is_quarantined_and_every_other_record_kept(int damaged, int byteInRecord)
+    {
+        await using (var spill = _harness.Open())
+        {
+            Append(spill, 0, 100);
+        }
+
+        var segment = Assert.Single(_harness.SegmentFiles());
+        FlipByte(segment, RecordOffsets(segment)[damaged] + byteInRecord);
+
+        await using (var spill = _harness.Open())
+        {
+            Assert.Equal(99, spill.Replayed);
+            Assert.Equal(1, spill.QuarantinedRegions + (spill.TruncatedBytes > 0 ? 1 : 0));
+            var taken = await TakeAsync(spill, 99);
+            Assert.Equal(Enumerable.Range(0, 100).Where(n => n != damaged), taken.Select(NumberOf));
+        }
+
+        Assert.Single(_harness.QuarantineFiles());
+    }
+
+    [Fact]
+    public async Task Garbage_after_the_last_record_is_cut_off()
+    {
+        await using (var spill = _harness.Open())
+        {
+            Append(spill, 0, 10);
+        }
+
+        var segment = Assert.Single(_harness.SegmentFiles());
+        using (var file = new FileStream(segment, FileMode.Append))
+        {
+            file.Write(new byte[4096].Select((_, i) => (byte)(i * 31)).ToArray());
+        }
+
+        await using var reopened = _harness.Open();
+        Assert.Equal(10, reopened.Replayed);
+        Assert.Equal(4096, reopened.TruncatedBytes);
+        Assert.Equal(Enumerable.Range(0, 10), (await TakeAsync(reopened, 10)).Select(NumberOf));
+    }
+
+    [Fact]
+    public async Task Within_the_budget_writes_never_wait_beyond_it_they_do_until_records_are_stored()
+    {
+        await using var spill = _harness.Open(maxBytes: 1024 * 1024, segmentBytes: 64 * 1024);
+        var accepted = 0;
+        while (spill.TryWrite(Item(accepted)))
+        {
+            accepted++;
+            Assert.True(accepted < 100_000, "the budget never filled");
+        }
+
+        Assert.True(spill.DiskBytes <= 1024 * 1024);
+        Assert.True(accepted > 5_000);
+
+        var waiting = spill.WriteAsync(Item(accepted), Ct).AsTask();
+        Assert.False(waiting.IsCompleted);
+        var taken = await TakeAsync(spill, accepted + 1);
+        await waiting.WaitAsync(TestTimeouts.Wait, Ct);
+        Assert.Equal(Enumerable.Range(0, accepted + 1), taken.Select(NumberOf));
+        await Eventually.Until(() => _harness.SegmentFiles().Length == 1, "the stored segments to be deleted");
+    }
+
+    [Fact]
+    public async Task A_receipt_is_told_once_the_record_is_on_disk_not_once_stored()
+    {
+        await using var spill = _harness.Open();
+        var receipt = new Receipt(3);
+        var items = Enumerable.Range(0, 3).Select(n => (IngestItem)Item(n)).ToList();
+        items.ForEach(i => i.Receipt = receipt);
+
+        Assert.True(spill.TryWriteAll(items));
+        await receipt.Stored.WaitAsync(TestTimeouts.Wait, Ct);
+
+        var taken = await TakeAsync(spill, 3);
+        Assert.All(taken, item => Assert.Null(item.Receipt)); // the writer must not tell it again
+    }
+
+    [Fact]
+    public async Task Completion_ends_the_takes_once_everything_is_taken()
+    {
+        await using var spill = _harness.Open();
+        Append(spill, 0, 5);
+        spill.Complete();
+        Assert.Throws<InvalidOperationException>(() => spill.TryWrite(Item(5)));
+        var taken = await TakeAsync(spill, 5);
+        Assert.Equal(5, taken.Count);
+        Assert.False(await spill.TakeAsync(new Batch(), Limits(), TimeProvider.System, Ct).AsTask().WaitAsync(TestTimeouts.Wait, Ct));
+    }
+
+    [Fact]
+    public async Task A_second_process_cannot_open_the_same_directory()
+    {
+        await using var spill = _harness.Open();
+        var error = Assert.Throws<IOException>(() => _harness.Open());
+        Assert.Contains("in use", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Many_writers_and_a_slow_reader_lose_nothing_and_double_nothing()
+    {
+        for (var iteration = 0; iteration < TestTimeouts.Iterations(3); iteration++)
+        {
+            const int Producers = 4;
+            const int Each = 5_000;
+            await using var spill = _harness.Open(maxBytes: 2 * 1024 * 1024, segmentBytes: 64 * 1024, memoryMessages: 50);
+            var producers = Enumerable.Range(0, Producers).Select(p => Task.Run(async () =>
+            {
+                for (var i = 0; i < Each; i++)
+                {
+                    await spill.WriteAsync(Item((p * Each) + i), Ct);
+                }
+            }, Ct)).ToArray();
+
+            var taken = await TakeAsync(spill, Producers * Each);
+            await Task.WhenAll(producers).WaitAsync(TestTimeouts.Wait, Ct);
+
+            var numbers = taken.Select(NumberOf).ToList();
+            Assert.Equal(Producers * Each, numbers.Distinct().Count());
+            for (var p = 0; p < Producers; p++)
+            {
+                var mine = numbers.Where(n => n / Each == p).ToList();
+                Assert.Equal(mine.Order(), mine); // each producer's records in the order it wrote them
+            }
+
+            Assert.Equal(0, spill.Messages);
+            await spill.DisposeAsync();
+            await using var reopened = _harness.Open();
+            Assert.Equal(0, reopened.Replayed);
+            await reopened.DisposeAsync();
+            _harness.Dispose();
+        }
+    }
+
+    private static List<long> RecordOffsets(string segment)
+    {
+        var offsets = new List<long>();
+        using var reader = new SegmentReader(segment, 1);
+        var length = reader.Length;
+        while (true)
+        {
+            var at = reader.Position;
+            if (reader.Next(length, out _, out _, out _, out _) != ReadOutcome.Record)
+            {
+                return offsets;
+            }
+
+            offsets.Add(at);
+        }
+    }
+
+    private static void FlipByte(string path, long offset)
+    {
+        using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite);
+        file.Position = offset;
+        var b = file.ReadByte();
+        file.Position = offset;
+        file.WriteByte((byte)(b ^ 0x10));
+    }
+}
