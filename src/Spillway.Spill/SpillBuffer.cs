@@ -23,7 +23,7 @@ namespace Spillway.Spill;
 /// database outage fills the disk instead of pushing back on senders. A receipt is told once its item is durable
 /// under the fsync policy, not once stored: HTTP answers then.</para>
 /// </remarks>
-public sealed class SpillBuffer : IIngestBuffer, IAsyncDisposable
+public sealed class SpillBuffer : IIngestBuffer, IAsyncDisposable, IDisposable
 {
     private const int CompactCutsAbove = 1 << 20;
 
@@ -133,7 +133,7 @@ public sealed class SpillBuffer : IIngestBuffer, IAsyncDisposable
     /// Opens (creating if missing) and recovers the spill directory, and starts writing. Never refuses a damaged log:
     /// it repairs it, quarantines what it cannot read and says so in the log.
     /// </summary>
-    /// <exception cref="IOException">The directory cannot be created or written, or another process holds it.</exception>
+    /// <exception cref="SpillUnavailableException">The directory cannot be created or written, or another process holds it.</exception>
     public static SpillBuffer Open(SpillOptions options, IngestBufferOptions memory, IngestStats stats, TimeProvider time, ILogger<SpillBuffer> logger)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -143,27 +143,33 @@ public sealed class SpillBuffer : IIngestBuffer, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(logger);
         options.Validate();
         memory.Validate();
-        Directory.CreateDirectory(options.Directory);
-        FileStream lockFile;
+        FileStream? lockFile = null;
         try
         {
-            lockFile = SpillFiles.Lock(options.Directory);
-        }
-        catch (IOException ex)
-        {
-            throw new IOException($"The spill directory {options.Directory} is in use by another process ({ex.Message}).", ex);
-        }
+            Directory.CreateDirectory(options.Directory);
+            try
+            {
+                lockFile = SpillFiles.Lock(options.Directory);
+            }
+            catch (IOException ex)
+            {
+                throw new SpillUnavailableException(
+                    $"cannot open the spill log '{options.Directory}': another process holds it ({ex.Message})", ex);
+            }
 
-        try
-        {
             var recovered = Recovery.Run(options.Directory, logger);
             stats.OnReplayed(recovered.ReplayRecords);
             Log.Opened(logger, options.Directory, recovered.ReplayRecords, recovered.ReplayBytes, recovered.Checkpoint.Next, recovered.NextSequence);
             return new SpillBuffer(options, memory, stats, time, logger, lockFile, recovered);
         }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            lockFile?.Dispose();
+            throw new SpillUnavailableException($"cannot open the spill log '{options.Directory}': {ex.Message}", ex);
+        }
         catch
         {
-            lockFile.Dispose();
+            lockFile?.Dispose();
             throw;
         }
     }
@@ -395,6 +401,9 @@ public sealed class SpillBuffer : IIngestBuffer, IAsyncDisposable
             _takeLock.Dispose();
         }
     }
+
+    /// <summary>As <see cref="DisposeAsync"/>, for a container that disposes synchronously.</summary>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     private bool Fits(int length) => _diskBytes + length <= _options.MaxBytes || _diskBytes == 0;
 

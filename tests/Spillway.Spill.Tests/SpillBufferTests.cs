@@ -282,8 +282,8 @@ public sealed class SpillBufferTests : IDisposable
     public async Task A_second_process_cannot_open_the_same_directory()
     {
         await using var spill = _harness.Open();
-        var error = Assert.Throws<IOException>(() => _harness.Open());
-        Assert.Contains("in use", error.Message, StringComparison.Ordinal);
+        var error = Assert.Throws<SpillUnavailableException>(() => _harness.Open());
+        Assert.Contains("another process holds it", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -30,9 +30,12 @@ internal sealed record BenchReport(
     int Runs,
     int ProcessorCount,
     Spread CeilingRowsPerSecond,
-    Spread EndToEndMessagesPerSecond,
+    Spread? EndToEndMessagesPerSecond,
     Spread Ratio,
     Spread? PeakRssBytes,
+    Spread? SpillEndToEndMessagesPerSecond,
+    Spread? SpillRatio,
+    Spread? SpillPeakRssBytes,
     Spread? CpuBusyBefore,
     long Lost,
     long Duplicated,
@@ -42,11 +45,21 @@ internal sealed record BenchReport(
         sink, database, settings.Messages, settings.Warmup, settings.Size, settings.Connections, settings.BatchSize, settings.Writers, runs.Count,
         Environment.ProcessorCount,
         Spread.Of(runs.Select(r => r.CeilingRowsPerSecond)),
-        Spread.Of(runs.Select(r => r.EndToEndMessagesPerSecond)),
+        OfAll(runs.Select(r => r.EndToEndMessagesPerSecond)),
         Spread.Of(runs.Select(r => r.Ratio)),
-        runs.All(r => r.PeakResidentBytes is not null) ? Spread.Of(runs.Select(r => (double)r.PeakResidentBytes!.Value)) : null,
-        runs.All(r => r.CpuBusyBefore is not null) ? Spread.Of(runs.Select(r => r.CpuBusyBefore!.Value)) : null,
+        OfAll(runs.Select(r => (double?)r.Memory?.PeakResidentBytes)),
+        OfAll(runs.Select(r => r.SpillMessagesPerSecond)),
+        OfAll(runs.Select(r => r.SpillRatio)),
+        OfAll(runs.Select(r => (double?)r.Spill?.PeakResidentBytes)),
+        OfAll(runs.Select(r => r.CpuBusyBefore)),
         runs.Sum(r => r.Lost), runs.Sum(r => r.Duplicated), runs.Sum(r => r.Rejected));
+
+    /// <summary>The spread of a figure every run has; null when some run lacks it (not measured, or not measurable here).</summary>
+    private static Spread? OfAll(IEnumerable<double?> values)
+    {
+        var all = values.ToList();
+        return all.All(v => v is not null) ? Spread.Of(all.Select(v => v!.Value)) : null;
+    }
 
     /// <summary>More CPU than this busy with other work before a run, and its figures are not the machine's.</summary>
     public const double QuietEnough = 0.10;
@@ -65,11 +78,30 @@ internal sealed record BenchReport(
             $"spillway bench: {Sink} ({Database}), {Messages:N0} messages (after {Warmup:N0} to warm up) of {Size} bytes over {Connections} connection(s), batch {BatchSize:N0}{writers}, {Runs} run(s), {ProcessorCount} cores");
         text.AppendLine(CultureInfo.InvariantCulture, $"{"",-28}{"median",12}{"min",12}{"max",12}");
         Row("ceiling (rows/s)", CeilingRowsPerSecond, "N0");
-        Row("end-to-end (msg/s)", EndToEndMessagesPerSecond, "N0");
-        Row("end-to-end / ceiling", Ratio, "F2");
+        if (EndToEndMessagesPerSecond is { } memory)
+        {
+            Row("end-to-end (msg/s)", memory, "N0");
+        }
+
+        Row(EndToEndMessagesPerSecond is null ? "end-to-end, spill / ceiling" : "end-to-end / ceiling", Ratio, "F2");
         if (PeakRssBytes is { } rss)
         {
-            Row("peak RSS of serve (MiB)", new Spread(rss.Median / (1 << 20), rss.Min / (1 << 20), rss.Max / (1 << 20)), "N0");
+            Row("peak RSS of serve (MiB)", Mib(rss), "N0");
+        }
+
+        if (SpillEndToEndMessagesPerSecond is { } spill)
+        {
+            Row("spill on: end-to-end (msg/s)", spill, "N0");
+        }
+
+        if (SpillRatio is { } spillRatio)
+        {
+            Row("spill on / off", spillRatio, "F2");
+        }
+
+        if (SpillPeakRssBytes is { } spillRss)
+        {
+            Row("spill on: peak RSS (MiB)", Mib(spillRss), "N0");
         }
 
         if (CpuBusyBefore is { } busy)
@@ -79,6 +111,8 @@ internal sealed record BenchReport(
 
         text.AppendLine(CultureInfo.InvariantCulture, $"{"lost, duplicated, rejected",-28}{$"{Lost}, {Duplicated}, {Rejected}",12}");
         return text.ToString();
+
+        static Spread Mib(Spread bytes) => new(bytes.Median / (1 << 20), bytes.Min / (1 << 20), bytes.Max / (1 << 20));
 
         void Row(string name, Spread spread, string format) => text.AppendLine(CultureInfo.InvariantCulture,
             $"{name,-28}{spread.Median.ToString(format, CultureInfo.InvariantCulture),12}{spread.Min.ToString(format, CultureInfo.InvariantCulture),12}{spread.Max.ToString(format, CultureInfo.InvariantCulture),12}");

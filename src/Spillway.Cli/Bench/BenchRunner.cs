@@ -16,30 +16,57 @@ namespace Spillway.Cli.Bench;
 /// What <c>spillway bench</c> measures with: N <see cref="Messages"/> of <see cref="Size"/> bytes per half, after a
 /// <see cref="Warmup"/> each half stores untimed (the service is measured running, not starting).
 /// </summary>
-internal sealed record BenchSettings(long Messages, long Warmup, int Size, int Connections, int Runs, int BatchSize, int? Writers)
+internal sealed record BenchSettings(long Messages, long Warmup, int Size, int Connections, int Runs, int BatchSize, int? Writers,
+    BenchSpill Spill = BenchSpill.Both)
 {
     /// <summary>Every message a half stores: the warm-up, numbered after the N timed ones, then the N.</summary>
     public long Total => Warmup + Messages;
 }
 
-/// <summary>One run's figures: the ceiling, the end-to-end run, and what the database held after it.</summary>
+/// <summary>Which end-to-end runs <c>spillway bench</c> makes: serve with the spill log off, on, or one of each.</summary>
+internal enum BenchSpill
+{
+    /// <summary>One with the spill log off and one with it on, so the report compares them.</summary>
+    Both,
+
+    /// <summary>Only with the spill log off (<c>--spill-dir none</c>).</summary>
+    Off,
+
+    /// <summary>Only with the spill log on (serve's default).</summary>
+    On,
+}
+
+/// <summary>One end-to-end run's figures.</summary>
+internal sealed record EndToEndResult(TimeSpan Elapsed, long? PeakResidentBytes, string ServeSummary);
+
+/// <summary>
+/// One run's figures: the ceiling, the end-to-end runs (spill log off, on, or both), and what the database held after
+/// them (summed over both).
+/// </summary>
 internal sealed record RunResult(
     int Run,
     TimeSpan CeilingElapsed,
-    TimeSpan EndToEndElapsed,
+    EndToEndResult? Memory,
+    EndToEndResult? Spill,
     long Messages,
-    long? PeakResidentBytes,
     long Lost,
     long Duplicated,
     long Rejected,
-    string ServeSummary,
     double? CpuBusyBefore)
 {
     public double CeilingRowsPerSecond => Messages / CeilingElapsed.TotalSeconds;
 
-    public double EndToEndMessagesPerSecond => Messages / EndToEndElapsed.TotalSeconds;
+    /// <summary>End to end with the spill log off, or null when not measured.</summary>
+    public double? EndToEndMessagesPerSecond => Memory is { } m ? Messages / m.Elapsed.TotalSeconds : null;
 
-    public double Ratio => EndToEndMessagesPerSecond / CeilingRowsPerSecond;
+    /// <summary>End to end with the spill log on, or null when not measured.</summary>
+    public double? SpillMessagesPerSecond => Spill is { } s ? Messages / s.Elapsed.TotalSeconds : null;
+
+    /// <summary>End to end (spill log off, or on when only that was measured) over the ceiling.</summary>
+    public double Ratio => (EndToEndMessagesPerSecond ?? SpillMessagesPerSecond!.Value) / CeilingRowsPerSecond;
+
+    /// <summary>End to end with the spill log on over off, when both were measured.</summary>
+    public double? SpillRatio => SpillMessagesPerSecond / EndToEndMessagesPerSecond;
 }
 
 /// <summary>
@@ -49,7 +76,8 @@ internal sealed record RunResult(
 /// byte sent until all N rows are visible in the database. Each half first stores a warm-up, untimed, so that
 /// neither times the compiler at work on code it has not run yet.
 /// </summary>
-internal sealed class BenchRunner(BenchSettings settings, BenchTarget target, ILoggerFactory loggers, TextWriter progress)
+/// <remarks>The spill log, when on, lives in <paramref name="spillDirectory"/>, emptied before each run.</remarks>
+internal sealed class BenchRunner(BenchSettings settings, BenchTarget target, string spillDirectory, ILoggerFactory loggers, TextWriter progress)
 {
     /// <summary>How often the end-to-end half looks at the database: a few percent of a second-long run at most.</summary>
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(10);
@@ -60,9 +88,9 @@ internal sealed class BenchRunner(BenchSettings settings, BenchTarget target, IL
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan DrainTimeout = TimeSpan.FromMinutes(5);
 
-    public async Task<RunResult> RunAsync(int run, CancellationToken cancellationToken)
+    public async Task<RunResult> RunAsync(int runNumber, CancellationToken cancellationToken)
     {
-        var label = $"run {run}/{settings.Runs}";
+        var label = $"run {runNumber}/{settings.Runs}";
         var busy = await CpuBusy.SampleAsync(TimeSpan.FromSeconds(1), cancellationToken);
         if (busy is { } b)
         {
@@ -72,16 +100,43 @@ internal sealed class BenchRunner(BenchSettings settings, BenchTarget target, IL
         var ceiling = await MeasureCeilingAsync(cancellationToken);
         await progress.WriteLineAsync(Invariant($"{label}: ceiling      {settings.Messages} rows in {ceiling.TotalSeconds:F2} s: {settings.Messages / ceiling.TotalSeconds,10:N0} rows/s"));
 
-        var (elapsed, peak, summary) = await MeasureEndToEndAsync(label, cancellationToken);
-        await progress.WriteLineAsync(Invariant($"{label}: end-to-end   {settings.Messages} msgs in {elapsed.TotalSeconds:F2} s: {settings.Messages / elapsed.TotalSeconds,10:N0} msg/s"));
+        EndToEndResult? memory = null, spill = null;
+        long lost = 0, duplicated = 0, rejected = 0;
+        foreach (var spillOn in settings.Spill switch { BenchSpill.Off => [false], BenchSpill.On => [true], _ => new[] { false, true } })
+        {
+            var half = spillOn ? "spill on " : "spill off";
+            var result = await MeasureEndToEndAsync(label, spillOn, cancellationToken);
+            await progress.WriteLineAsync(Invariant(
+                $"{label}: end-to-end, {half}: {settings.Messages} msgs in {result.Elapsed.TotalSeconds:F2} s: {settings.Messages / result.Elapsed.TotalSeconds,10:N0} msg/s, peak RSS {Mib(result.PeakResidentBytes)}"));
+            var (halfLost, halfDuplicated) = await CheckStoredAsync(cancellationToken);
+            lost += halfLost;
+            duplicated += halfDuplicated;
+            rejected += await target.CountRejectsAsync(cancellationToken);
+            if (spillOn)
+            {
+                spill = result;
+            }
+            else
+            {
+                memory = result;
+            }
+        }
 
-        var (lost, duplicated) = await CheckStoredAsync(cancellationToken);
-        var rejected = await target.CountRejectsAsync(cancellationToken);
-        var result = new RunResult(run, ceiling, elapsed, settings.Messages, peak, lost, duplicated, rejected, summary, busy);
+        var run = new RunResult(runNumber, ceiling, memory, spill, settings.Messages, lost, duplicated, rejected, busy);
+        var spillRatio = run.SpillRatio is { } r ? Invariant($", spill on / off {r:F2}") : "";
         await progress.WriteLineAsync(Invariant(
-            $"{label}: ratio {result.Ratio:F2}, peak RSS {Mib(peak)}, lost {lost}, duplicated {duplicated}, rejected {rejected}; serve: {summary}"));
+            $"{label}: ratio {run.Ratio:F2}{spillRatio}, lost {lost}, duplicated {duplicated}, rejected {rejected}; serve: {(spill ?? memory)!.ServeSummary}"));
         await target.ResetAsync(cancellationToken);
-        return result;
+        DeleteSpillDirectory();
+        return run;
+    }
+
+    private void DeleteSpillDirectory()
+    {
+        if (Directory.Exists(spillDirectory))
+        {
+            Directory.Delete(spillDirectory, recursive: true);
+        }
     }
 
     internal static string Mib(long? bytes) => bytes is { } b ? Invariant($"{b / (1024.0 * 1024.0):F0} MiB") : "n/a";
@@ -155,15 +210,17 @@ internal sealed class BenchRunner(BenchSettings settings, BenchTarget target, IL
         return batches;
     }
 
-    private async Task<(TimeSpan Elapsed, long? PeakResidentBytes, string Summary)> MeasureEndToEndAsync(string label, CancellationToken cancellationToken)
+    private async Task<EndToEndResult> MeasureEndToEndAsync(string label, bool spillOn, CancellationToken cancellationToken)
     {
         await target.ResetAsync(cancellationToken);
+        DeleteSpillDirectory();
 
         // The prepared batches of the ceiling are garbage now: collect them here, not in the middle of the timed half.
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
 
         List<string> args = ["serve", "--listen-tcp", "127.0.0.1:0", "--listen-udp", "none", "--listen-http", "none",
-            "--batch-size", settings.BatchSize.ToString(CultureInfo.InvariantCulture), .. target.ServeArguments];
+            "--batch-size", settings.BatchSize.ToString(CultureInfo.InvariantCulture), "--spill-dir", spillOn ? spillDirectory : "none",
+            .. target.ServeArguments];
         if (settings.Writers is { } writers)
         {
             args.AddRange(["--writers", writers.ToString(CultureInfo.InvariantCulture)]);
@@ -191,7 +248,7 @@ internal sealed class BenchRunner(BenchSettings settings, BenchTarget target, IL
             throw new InvalidOperationException($"spillway serve exited with code {exitCode} ({summary}):\n{serve.Error}");
         }
 
-        return (TimeProvider.System.GetElapsedTime(report.StartedAt, visibleAt), peak, summary);
+        return new EndToEndResult(TimeProvider.System.GetElapsedTime(report.StartedAt, visibleAt), peak, summary);
     }
 
     /// <summary>

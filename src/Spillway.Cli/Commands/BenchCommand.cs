@@ -72,16 +72,21 @@ internal static class BenchCommand
         {
             Description = "serve's --writers in the end-to-end run (the ceiling is one writer) [default: serve's]", HelpName = "W",
         };
+        var spill = new Option<BenchSpill>("--spill")
+        {
+            Description = "End-to-end runs with serve's spill log off, on, or one of each to compare them",
+            HelpName = "both|off|on", DefaultValueFactory = _ => BenchSpill.Both,
+        };
         var directory = new Option<DirectoryInfo>("--directory")
         {
-            Description = "Where the SQLite files go [default: a new directory under the current one, deleted afterwards]",
+            Description = "Where the SQLite files and the spill log go [default: a new directory under the current one, deleted afterwards]",
             HelpName = "DIR",
         };
 
         var command = new Command("bench",
             "Measure the database's ceiling and serve's end-to-end throughput in one run, on fresh databases; print a table and a JSON line")
         {
-            sink, postgres, count, warmup, size, connections, runs, batchSize, writers, directory,
+            sink, postgres, count, warmup, size, connections, runs, batchSize, writers, spill, directory,
         };
         command.Validators.Add(result =>
         {
@@ -114,7 +119,7 @@ internal static class BenchCommand
         command.SetAction(async (parseResult, cancellationToken) =>
         {
             var settings = new BenchSettings(parseResult.GetValue(count), parseResult.GetValue(warmup), parseResult.GetValue(size), parseResult.GetValue(connections),
-                parseResult.GetValue(runs), parseResult.GetValue(batchSize), parseResult.GetValue(writers));
+                parseResult.GetValue(runs), parseResult.GetValue(batchSize), parseResult.GetValue(writers), parseResult.GetValue(spill));
             return await RunAsync(settings, parseResult.GetValue(sink), parseResult.GetValue(postgres), parseResult.GetValue(directory),
                 parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error, cancellationToken);
         });
@@ -159,7 +164,7 @@ internal static class BenchCommand
             await using BenchTarget target = sink == BenchSink.Postgres
                 ? new PostgresBenchTarget(postgres!)
                 : new SqliteBenchTarget(workDirectory);
-            var runner = new BenchRunner(settings, target, loggers, error);
+            var runner = new BenchRunner(settings, target, Path.Combine(workDirectory, "spill"), loggers, error);
             var results = new List<RunResult>();
             for (var run = 1; run <= settings.Runs; run++)
             {

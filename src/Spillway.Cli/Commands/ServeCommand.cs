@@ -7,6 +7,7 @@ using Spillway.Diagnostics;
 using Spillway.Messages;
 using Spillway.Pipeline;
 using Spillway.Sinks;
+using Spillway.Spill;
 
 namespace Spillway.Cli.Commands;
 
@@ -73,9 +74,21 @@ internal static class ServeCommand
         var logFormat = Flag<string>(ServeKeys.LogFormat, "text|json",
             "The log on stderr: a line per event, or a JSON object per line [default: text]");
 
+        var spillDir = Flag<string>(ServeKeys.SpillDir, "PATH|none",
+            "The spill log: every accepted message is on disk here until stored, so it survives kill -9 and a database outage " +
+            "fills the disk instead of pushing back; none keeps them in memory only [default: the SQLite file's path + .spill, " +
+            "or spillway.spill with PostgreSQL]");
+        var spillMaxBytes = Flag<string>(ServeKeys.SpillMaxBytes, "SIZE",
+            "Most disk the spill log may use; beyond it TCP is pushed back and UDP dropped [default: 1GiB]");
+        var spillFsync = Flag<string>(ServeKeys.SpillFsync, "batch|interval|never",
+            "When the spill log is forced to disk: each group of appends before it is acknowledged (survives power loss), " +
+            "every --spill-fsync-interval, or never (survives a crash of the process only) [default: batch]");
+        var spillFsyncInterval = Flag<string>(ServeKeys.SpillFsyncInterval, "DURATION", "The fsync period of --spill-fsync interval [default: 1s]");
+
         var command = new Command("serve", "Listen for messages and store them in the database; SIGINT or SIGTERM drains and stops")
         {
             config, postgres, postgresTablePrefix, writers, listenTcp, listenUdp, listenHttp, httpWhenFull, httpMaxBodyBytes, tcpWhenFull, udpWhenFull, udpReceiveBuffer, sqlite, synchronous, maxMessages, maxBytes, maxMessageBytes, batchSize, batchLinger, stopReadTimeout, unhealthyAfter, logFormat,
+            spillDir, spillMaxBytes, spillFsync, spillFsyncInterval,
         };
 
         command.SetAction(async (parseResult, cancellationToken) =>
@@ -99,6 +112,8 @@ internal static class ServeCommand
                 (batchLinger, ServeKeys.BatchLinger), (stopReadTimeout, ServeKeys.StopReadTimeout), (tcpWhenFull, ServeKeys.TcpWhenFull),
                 (udpWhenFull, ServeKeys.UdpWhenFull), (udpReceiveBuffer, ServeKeys.UdpReceiveBuffer), (httpWhenFull, ServeKeys.HttpWhenFull),
                 (httpMaxBodyBytes, ServeKeys.HttpMaxBodyBytes), (unhealthyAfter, ServeKeys.UnhealthyAfter), (logFormat, ServeKeys.LogFormat),
+                (spillDir, ServeKeys.SpillDir), (spillMaxBytes, ServeKeys.SpillMaxBytes), (spillFsync, ServeKeys.SpillFsync),
+                (spillFsyncInterval, ServeKeys.SpillFsyncInterval),
             })
             {
                 if (parseResult.GetValue(option) is { } value)
@@ -139,7 +154,7 @@ internal static class ServeCommand
         {
             await host.StartAsync(cancellationToken);
         }
-        catch (Exception ex) when (ex is SinkUnavailableException or ListenFailedException)
+        catch (Exception ex) when (ex is SinkUnavailableException or ListenFailedException or SpillUnavailableException)
         {
             await error.WriteLineAsync($"spillway serve: {ex.Message}");
             return ExitCodes.StartFailed;
@@ -163,7 +178,10 @@ internal static class ServeCommand
 
         if (shutdown.Forced && stats.Pending > 0)
         {
-            await error.WriteLineAsync($"spillway serve: stop forced: {stats.Pending} accepted messages were not stored");
+            await error.WriteLineAsync(settings.Spill is { } spill
+                ? $"spillway serve: stop forced: {stats.Pending} accepted messages were not stored yet; they are in the spill log " +
+                  $"{spill.Directory} and are stored at the next start"
+                : $"spillway serve: stop forced: {stats.Pending} accepted messages were not stored");
             return ExitCodes.Forced;
         }
 

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Spillway.Diagnostics;
 using Spillway.Messages;
 using Spillway.Pipeline;
+using Spillway.Spill;
 
 namespace Spillway.Cli.Hosting;
 
@@ -38,6 +39,11 @@ internal sealed class IngestService(
     {
         await writers.OpenAsync(cancellationToken);
         _writer = RunWritersAsync();
+        if (buffer is SpillBuffer spill)
+        {
+            _ = WatchSpillAsync(spill);
+        }
+
         try
         {
             foreach (var source in _sources)
@@ -78,7 +84,24 @@ internal sealed class IngestService(
         }
         finally
         {
+            // The spill log writes what it holds and its checkpoint, even on a forced stop: nothing in it is lost.
+            if (buffer is IAsyncDisposable disposable)
+            {
+                await disposable.DisposeAsync();
+            }
+
             await writers.DisposeAsync();
+        }
+    }
+
+    /// <summary>A spill log that can no longer write ends the service: what it acknowledges must be on disk.</summary>
+    private async Task WatchSpillAsync(SpillBuffer spill)
+    {
+        await spill.Faulted.WaitAsync(shutdown.AbortToken).ContinueWith(_ => { }, TaskScheduler.Default);
+        if (spill.Failure is { } failure)
+        {
+            shutdown.Fail(new IOException("the spill log failed: " + failure));
+            lifetime.StopApplication();
         }
     }
 

@@ -13,6 +13,7 @@ using Spillway.Pipeline;
 using Spillway.Sinks;
 using Spillway.Sinks.PostgreSql;
 using Spillway.Sinks.Sqlite;
+using Spillway.Spill;
 using Spillway.Tcp;
 using Spillway.Udp;
 
@@ -75,7 +76,18 @@ internal static class ServeHost
         services.AddSingleton(settings.Udp);
         services.AddSingleton(settings.Http);
         services.AddSingleton(settings.Sqlite);
-        services.AddSingleton<IIngestBuffer, IngestBuffer>();
+        if (settings.Spill is { } spill)
+        {
+            // Opened (and recovered) when the service starts; disposed by IngestService once the writers have drained it.
+            services.AddSingleton(sp => SpillBuffer.Open(
+                spill, settings.Buffer, sp.GetRequiredService<IngestStats>(), sp.GetRequiredService<TimeProvider>(),
+                sp.GetRequiredService<ILogger<SpillBuffer>>()));
+            services.AddSingleton<IIngestBuffer>(sp => sp.GetRequiredService<SpillBuffer>());
+        }
+        else
+        {
+            services.AddSingleton<IIngestBuffer, IngestBuffer>();
+        }
         if (settings.Postgres is { } postgres)
         {
             services.AddSingleton(postgres);

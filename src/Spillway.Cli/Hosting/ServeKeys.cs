@@ -31,12 +31,16 @@ internal static class ServeKeys
     public static readonly ServeKey StopReadTimeout = new("--stop-read-timeout", "StopReadTimeout");
     public static readonly ServeKey UnhealthyAfter = new("--unhealthy-after", "UnhealthyAfter");
     public static readonly ServeKey LogFormat = new("--log-format", "LogFormat");
+    public static readonly ServeKey SpillDir = new("--spill-dir", "SpillDir");
+    public static readonly ServeKey SpillMaxBytes = new("--spill-max-bytes", "SpillMaxBytes");
+    public static readonly ServeKey SpillFsync = new("--spill-fsync", "SpillFsync");
+    public static readonly ServeKey SpillFsyncInterval = new("--spill-fsync-interval", "SpillFsyncInterval");
 
     /// <summary>Every setting, in the order declared above.</summary>
     public static IReadOnlyList<ServeKey> All { get; } =
     [
         ListenTcp, ListenUdp, ListenHttp, HttpWhenFull, HttpMaxBodyBytes, TcpWhenFull, UdpWhenFull, UdpReceiveBuffer, Sqlite, Postgres,
         PostgresTablePrefix, Writers, SqliteSynchronous, MaxBufferMessages, MaxBufferBytes, MaxMessageBytes, BatchSize, BatchLinger,
-        StopReadTimeout, UnhealthyAfter, LogFormat,
+        StopReadTimeout, UnhealthyAfter, LogFormat, SpillDir, SpillMaxBytes, SpillFsync, SpillFsyncInterval,
     ];
 }

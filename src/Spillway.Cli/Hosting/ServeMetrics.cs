@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using Spillway.Diagnostics;
 using Spillway.Messages;
 using Spillway.Pipeline;
+using Spillway.Spill;
 
 namespace Spillway.Cli.Hosting;
 
@@ -13,7 +14,7 @@ internal sealed class ServeMetrics
 {
     private static readonly WriterState[] States = Enum.GetValues<WriterState>();
 
-    public ServeMetrics(PipelineMetrics pipeline, WriterPool pool, IEnumerable<ISource> sources)
+    public ServeMetrics(PipelineMetrics pipeline, WriterPool pool, IEnumerable<ISource> sources, IIngestBuffer buffer)
     {
         var listeners = sources.ToList();
         pipeline.Meter.CreateObservableGauge("spillway.writer.state", () => WriterStates(pool), "{writer}",
@@ -22,6 +23,19 @@ internal sealed class ServeMetrics
             () => listeners.Where(s => s.Transport == Transport.Tcp).Select(s =>
                 new Measurement<int>(s.OpenConnections, new KeyValuePair<string, object?>("source", s.Transport.ToName()))),
             "{connection}", "Connections open now, by source (HTTP's are kestrel.active_connections)");
+        if (buffer is SpillBuffer spill)
+        {
+            var meter = pipeline.Meter;
+            meter.CreateObservableGauge("spillway.spill.size", () => spill.DiskBytes, "By", "Bytes of the spill log on disk now");
+            meter.CreateObservableGauge("spillway.spill.size.limit", () => spill.SpillOptions.MaxBytes, "By", "The spill log's disk budget");
+            meter.CreateObservableCounter("spillway.spill.written", () => spill.WrittenBytes, "By", "Bytes of records written to the spill log");
+            meter.CreateObservableCounter("spillway.spill.replayed", () => spill.Replayed, "{message}",
+                "Messages found in the spill log at the start, accepted before it and stored after");
+            meter.CreateObservableCounter("spillway.spill.quarantined", () => spill.QuarantinedRegions, "{region}",
+                "Damaged regions of the spill log skipped and moved to its quarantine directory");
+            meter.CreateObservableCounter("spillway.spill.truncated", () => spill.TruncatedBytes, "By",
+                "Bytes of a torn last write cut off the spill log at the start (and kept in its quarantine directory)");
+        }
     }
 
     private static IEnumerable<Measurement<int>> WriterStates(WriterPool pool) =>

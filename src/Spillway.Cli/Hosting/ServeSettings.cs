@@ -4,6 +4,7 @@ using Spillway.Http;
 using Spillway.Pipeline;
 using Spillway.Sinks.PostgreSql;
 using Spillway.Sinks.Sqlite;
+using Spillway.Spill;
 using Spillway.Tcp;
 using Spillway.Udp;
 
@@ -62,6 +63,12 @@ internal sealed record ServeSettings
     public required TimeSpan UnhealthyAfter { get; init; }
 
     public required LogFormat LogFormat { get; init; }
+
+    /// <summary>The spill log, or null when <c>--spill-dir none</c> keeps accepted messages in memory only.</summary>
+    public SpillOptions? Spill { get; init; }
+
+    /// <summary>The spill directory when none is given: beside the SQLite file, or in the working directory for PostgreSQL.</summary>
+    public static string DefaultSpillDirectory(string? sqlitePath) => sqlitePath is null ? "spillway.spill" : sqlitePath + ".spill";
 
     public TcpSourceOptions Tcp => new()
     {
@@ -146,6 +153,26 @@ internal sealed record ServeSettings
             UnhealthyAfter = reader.Duration(ServeKeys.UnhealthyAfter, DefaultUnhealthyAfter, TimeSpan.Zero, TimeSpan.FromDays(1)),
             LogFormat = reader.Enum(ServeKeys.LogFormat, LogFormat.Text),
         };
+
+        var spillDir = reader.Text(ServeKeys.SpillDir, DefaultSpillDirectory(postgres is null ? settings.Sqlite.Path : null));
+        if (!string.Equals(spillDir.Trim(), "none", StringComparison.OrdinalIgnoreCase))
+        {
+            var spill = new SpillOptions
+            {
+                Directory = spillDir,
+                MaxBytes = reader.ByteSize(ServeKeys.SpillMaxBytes, SpillOptions.DefaultMaxBytes, 1L << 20, long.MaxValue),
+                Fsync = reader.Enum(ServeKeys.SpillFsync, SpillFsync.Batch),
+                FsyncInterval = reader.Duration(ServeKeys.SpillFsyncInterval, TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(1), TimeSpan.FromHours(1)),
+            };
+            if (settings.MaxMessageBytes * 4L > spill.MaxBytes)
+            {
+                throw new SettingsException(
+                    $"{ServeKeys.SpillMaxBytes.Describe()} ({spill.MaxBytes}) must hold at least four of the longest message " +
+                    $"({ServeKeys.MaxMessageBytes.Flag} {settings.MaxMessageBytes})");
+            }
+
+            settings = settings with { Spill = spill };
+        }
 
         if (settings.ListenTcp.Count == 0 && settings.ListenUdp.Count == 0 && settings.ListenHttp.Count == 0)
         {

@@ -113,6 +113,7 @@ public sealed class IngestStats
         return sum;
     }
 
-    /// <summary>The one-line summary printed at exit: <c>accepted=N stored=N rejected=N dropped=N</c>.</summary>
-    public string Summary() => $"accepted={Accepted} stored={Stored} rejected={Rejected} dropped={Dropped}";
+    /// <summary>The one-line summary printed at exit: <c>accepted=N stored=N rejected=N dropped=N</c>, and <c>replayed=N</c> when the spill log held some at the start.</summary>
+    public string Summary() =>
+        $"accepted={Accepted} stored={Stored} rejected={Rejected} dropped={Dropped}" + (Replayed > 0 ? $" replayed={Replayed}" : "");
 }

@@ -20,7 +20,8 @@ namespace Spillway.Http;
 /// <summary>
 /// <c>POST /ingest</c> on Kestrel: <c>text/plain</c> (a message per line), <c>application/x-ndjson</c> (a JSON object
 /// per line) or <c>application/json</c> (an object or an array of them). It answers 200 with
-/// <c>{"accepted":N,"rejected":M}</c> only once the messages are stored; 503 with Retry-After when the buffer is full
+/// <c>{"accepted":N,"rejected":M}</c> only once the messages are kept for good (stored, or durable in the spill log when it
+/// is on: see <see cref="IIngestBuffer"/>); 503 with Retry-After when the buffer is full
 /// (nothing of the request taken, so it can be sent again whole); 413 over the body limit; 415 for another
 /// Content-Type; 400 with the reason for a body it cannot read.
 /// </summary>
@@ -240,6 +241,13 @@ public sealed class HttpSource : ISource
         catch (OperationCanceledException) when (_abort.IsCancellationRequested)
         {
             await AnswerAsync(context, StatusCodes.Status503ServiceUnavailable, "the service was stopped before the messages were stored")
+                .ConfigureAwait(false);
+            return;
+        }
+        catch (Exception ex) when (receipt.Stored.IsFaulted)
+        {
+            // The spill log could not make them durable (its disk failed): the sender must keep them and send again.
+            await AnswerAsync(context, StatusCodes.Status503ServiceUnavailable, "the messages could not be kept: " + ex.Message)
                 .ConfigureAwait(false);
             return;
         }
