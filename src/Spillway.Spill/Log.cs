@@ -30,6 +30,6 @@ internal static partial class Log
     public static partial void Failed(ILogger logger, Exception exception, string directory, string reason);
 
     [LoggerMessage(EventId = EventIds.SpillFull, Level = LogLevel.Warning,
-        Message = "Spill log full: {Bytes} bytes on disk reach --spill-max-bytes ({MaxBytes}); TCP is pushed back and UDP dropped until the database takes some")]
+        Message = "Spill log full: {Bytes} bytes on disk reach --spill-max-bytes ({MaxBytes}); TCP is pushed back and UDP dropped until the database takes some (said once a minute at most)")]
     public static partial void Full(ILogger logger, long bytes, long maxBytes);
 }

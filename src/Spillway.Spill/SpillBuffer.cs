@@ -26,6 +26,7 @@ namespace Spillway.Spill;
 public sealed class SpillBuffer : IIngestBuffer, IAsyncDisposable, IDisposable
 {
     private const int CompactCutsAbove = 1 << 20;
+    private static readonly TimeSpan FullLogInterval = TimeSpan.FromMinutes(1);
 
     private readonly SpillOptions _options;
     private readonly IngestStats _stats;
@@ -59,7 +60,7 @@ public sealed class SpillBuffer : IIngestBuffer, IAsyncDisposable, IDisposable
     private long _messages;
     private long _bytes;
     private bool _completed;
-    private bool _fullLogged;
+    private long? _fullLoggedAt;
     private TaskCompletionSource? _dataWaiter;
     private TaskCompletionSource? _roomWaiter;
 
@@ -420,11 +421,12 @@ public sealed class SpillBuffer : IIngestBuffer, IAsyncDisposable, IDisposable
         }
     }
 
+    /// <summary>Says the log is full once a minute at most, however often it fills and frees. Under <see cref="_gate"/>.</summary>
     private void LogFull()
     {
-        if (!_fullLogged)
+        if (_fullLoggedAt is null || _time.GetElapsedTime(_fullLoggedAt.Value) >= FullLogInterval)
         {
-            _fullLogged = true;
+            _fullLoggedAt = _time.GetTimestamp();
             Log.Full(_logger, _diskBytes, _options.MaxBytes);
         }
     }
@@ -1046,7 +1048,6 @@ public sealed class SpillBuffer : IIngestBuffer, IAsyncDisposable, IDisposable
                     _diskBytes -= segment.Length;
                 }
 
-                _fullLogged = false;
                 room = _roomWaiter;
                 _roomWaiter = null;
             }

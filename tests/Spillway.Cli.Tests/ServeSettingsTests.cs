@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Spillway.Cli.Hosting;
 using Spillway.Pipeline;
 using Spillway.Sinks.Sqlite;
+using Spillway.Spill;
 
 namespace Spillway.Cli.Tests;
 
@@ -103,6 +104,40 @@ public sealed class ServeSettingsTests
         error = Assert.Throws<SettingsException>(() => Load(new() { ["BatchSize"] = "200", ["MaxBufferMessages"] = "100" }));
         Assert.Contains("--batch-size (config key BatchSize", error.Message, StringComparison.Ordinal);
         Assert.Contains("--max-buffer-messages", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_spill_log_is_on_beside_the_database_unless_turned_off()
+    {
+        var sqlite = Load(new() { ["Sqlite"] = "/var/lib/spillway/logs.db" }).Spill;
+        Assert.NotNull(sqlite);
+        Assert.Equal("/var/lib/spillway/logs.db.spill", sqlite.Directory);
+        Assert.Equal(SpillOptions.DefaultMaxBytes, sqlite.MaxBytes);
+        Assert.Equal(SpillFsync.Batch, sqlite.Fsync);
+
+        Assert.Equal("spillway.spill", Load(new() { ["Postgres"] = "Host=db;Username=spillway" }).Spill?.Directory);
+        Assert.Null(Load(new() { ["SpillDir"] = "none" }).Spill);
+
+        var tuned = Load(new() { ["SpillDir"] = "/spill", ["SpillMaxBytes"] = "10GiB", ["SpillFsync"] = "interval", ["SpillFsyncInterval"] = "200ms" }).Spill;
+        Assert.Equal(new SpillOptions { Directory = "/spill", MaxBytes = 10L << 30, Fsync = SpillFsync.Interval, FsyncInterval = TimeSpan.FromMilliseconds(200) }, tuned);
+    }
+
+    [Theory]
+    [InlineData("SpillFsync", "sometimes", "invalid value 'sometimes' for --spill-fsync (config key SpillFsync")]
+    [InlineData("SpillMaxBytes", "1KiB", "invalid value '1KiB' for --spill-max-bytes")]
+    [InlineData("SpillDir", " ", "invalid value ' ' for --spill-dir")]
+    public void A_bad_spill_setting_is_refused_naming_it(string key, string value, string expected)
+    {
+        var error = Assert.Throws<SettingsException>(() => Load(new() { [key] = value }));
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_spill_budget_smaller_than_four_of_the_longest_message_is_refused()
+    {
+        var error = Assert.Throws<SettingsException>(() => Load(new() { ["SpillMaxBytes"] = "2MiB", ["MaxMessageBytes"] = "1MiB" }));
+        Assert.Contains("--spill-max-bytes (config key SpillMaxBytes", error.Message, StringComparison.Ordinal);
+        Assert.Contains("--max-message-bytes", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -69,10 +69,10 @@ public sealed class RealSendersTests
     }
 
     [Fact]
-    public async Task An_http_post_is_answered_once_stored_and_counted_in_the_summary()
+    public async Task Without_the_spill_log_an_http_post_is_answered_once_stored_and_counted_in_the_summary()
     {
         using var workspace = new Workspace();
-        await using var serve = ServeTests.StartServe(workspace);
+        await using var serve = ServeTests.StartServe(workspace, "--spill-dir", "none");
         var http = await serve.ListeningAsync("http");
         using var client = new HttpClient { Timeout = TestTimeouts.Wait };
 

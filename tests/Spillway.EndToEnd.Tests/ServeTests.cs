@@ -90,10 +90,10 @@ public sealed class ServeTests
     }
 
     [Fact]
-    public async Task A_udp_flood_into_a_full_buffer_is_dropped_counted_in_the_summary_and_logged_once()
+    public async Task Without_the_spill_log_a_udp_flood_into_a_full_buffer_is_dropped_counted_in_the_summary_and_logged_once()
     {
         using var workspace = new Workspace();
-        await using var serve = StartServe(workspace, "--max-buffer-messages", "10", "--batch-size", "10");
+        await using var serve = StartServe(workspace, "--spill-dir", "none", "--max-buffer-messages", "10", "--batch-size", "10");
         var udp = await serve.ListeningAsync("udp");
 
         // Hold the database so that nothing leaves the buffer: after ten datagrams, every other one finds it full.

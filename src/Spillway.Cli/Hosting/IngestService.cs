@@ -97,10 +97,10 @@ internal sealed class IngestService(
     /// <summary>A spill log that can no longer write ends the service: what it acknowledges must be on disk.</summary>
     private async Task WatchSpillAsync(SpillBuffer spill)
     {
-        await spill.Faulted.WaitAsync(shutdown.AbortToken).ContinueWith(_ => { }, TaskScheduler.Default);
-        if (spill.Failure is { } failure)
+        var stopped = Task.Delay(Timeout.InfiniteTimeSpan, time, lifetime.ApplicationStopped);
+        if (await Task.WhenAny(spill.Faulted, stopped) == spill.Faulted)
         {
-            shutdown.Fail(new IOException("the spill log failed: " + failure));
+            shutdown.Fail(new IOException("the spill log failed: " + spill.Failure));
             lifetime.StopApplication();
         }
     }
