@@ -60,6 +60,7 @@ public sealed class SpillBuffer : IIngestBuffer, IAsyncDisposable, IDisposable
     private long _messages;
     private long _bytes;
     private bool _completed;
+    private bool _full; // a write found no room since segments were last deleted
     private long? _fullLoggedAt;
     private TaskCompletionSource? _dataWaiter;
     private TaskCompletionSource? _roomWaiter;
@@ -213,6 +214,9 @@ public sealed class SpillBuffer : IIngestBuffer, IAsyncDisposable, IDisposable
 
     private readonly TaskCompletionSource _faulted = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>A test's hold on the flusher between writing records and persisting the checkpoint, where a commit can land.</summary>
+    internal Func<Task>? BeforeCheckpoint { get; set; }
+
     [ThreadStatic]
     private static byte[]? t_scratch;
 
@@ -236,7 +240,7 @@ public sealed class SpillBuffer : IIngestBuffer, IAsyncDisposable, IDisposable
                     return;
                 }
 
-                LogFull();
+                OnFull();
                 _roomWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 room = _roomWaiter.Task;
             }
@@ -261,7 +265,7 @@ public sealed class SpillBuffer : IIngestBuffer, IAsyncDisposable, IDisposable
             ThrowIfClosed();
             if (!Fits(length))
             {
-                LogFull();
+                OnFull();
                 return false;
             }
 
@@ -290,7 +294,7 @@ public sealed class SpillBuffer : IIngestBuffer, IAsyncDisposable, IDisposable
             ThrowIfClosed();
             if (_diskBytes > 0 && _diskBytes + total > _options.MaxBytes)
             {
-                LogFull();
+                OnFull();
                 return false;
             }
 
@@ -421,13 +425,35 @@ public sealed class SpillBuffer : IIngestBuffer, IAsyncDisposable, IDisposable
         }
     }
 
-    /// <summary>Says the log is full once a minute at most, however often it fills and frees. Under <see cref="_gate"/>.</summary>
-    private void LogFull()
+    /// <summary>
+    /// A write found no room. Said once a minute at most, however often the log fills and frees; and a writer lingering
+    /// for more records is woken to cut its batch now, since none can come until a batch is stored and segments are
+    /// deleted (a budget smaller than a batch would otherwise cost a linger per batch). Under <see cref="_gate"/>.
+    /// </summary>
+    private void OnFull()
     {
         if (_fullLoggedAt is null || _time.GetElapsedTime(_fullLoggedAt.Value) >= FullLogInterval)
         {
             _fullLoggedAt = _time.GetTimestamp();
             Log.Full(_logger, _diskBytes, _options.MaxBytes);
+        }
+
+        if (!_full)
+        {
+            _full = true;
+            if (_dataWaiter is { } waiter)
+            {
+                _dataWaiter = null;
+                waiter.TrySetResult();
+            }
+        }
+    }
+
+    private bool IsFull()
+    {
+        lock (_gate)
+        {
+            return _full;
         }
     }
 
@@ -553,7 +579,7 @@ public sealed class SpillBuffer : IIngestBuffer, IAsyncDisposable, IDisposable
                 }
 
                 var remaining = limits.Linger - time.GetElapsedTime(firstAt);
-                if (remaining <= TimeSpan.Zero || !await WaitForDataAsync(remaining, time, abort).ConfigureAwait(false))
+                if (remaining <= TimeSpan.Zero || IsFull() || !await WaitForDataAsync(remaining, time, abort).ConfigureAwait(false))
                 {
                     break;
                 }
@@ -830,6 +856,11 @@ public sealed class SpillBuffer : IIngestBuffer, IAsyncDisposable, IDisposable
                 }
 
                 FlushOnce();
+                if (BeforeCheckpoint is { } pause)
+                {
+                    await pause().ConfigureAwait(false);
+                }
+
                 PersistCheckpoint();
                 if (stopping.IsCancellationRequested)
                 {
@@ -1012,21 +1043,29 @@ public sealed class SpillBuffer : IIngestBuffer, IAsyncDisposable, IDisposable
             committed = _committedNext;
         }
 
-        if (committed <= _persisted.Next)
+        if (committed > _persisted.Next)
         {
-            return;
+            var checkpoint = new Checkpoint(_persisted.Generation + 1, committed);
+            SpillFiles.WriteCheckpoint(_options.Directory, checkpoint, _options.Fsync != SpillFsync.Never);
+            _olderPersisted = _persisted;
+            _persisted = checkpoint;
+            CompactCuts();
         }
 
-        var checkpoint = new Checkpoint(_persisted.Generation + 1, committed);
-        SpillFiles.WriteCheckpoint(_options.Directory, checkpoint, _options.Fsync != SpillFsync.Never);
-        _olderPersisted = _persisted;
-        _persisted = checkpoint;
+        // Also when the checkpoint did not move: writers that take from the memory copy can commit records before this
+        // flusher has written them, so the checkpoint may pass records whose segment is begun only later. The segment
+        // before it is freed then, or a full log would wait for room that no commit is left to make.
+        DeleteStoredSegments();
+    }
 
+    /// <summary>Deletes the segments whose records all lie before the persisted checkpoint, and wakes writes waiting for room.</summary>
+    private void DeleteStoredSegments()
+    {
         List<Segment> deletable;
         lock (_gate)
         {
             deletable = [];
-            for (var i = 0; i + 1 < _segments.Count && _segments[i + 1].First <= checkpoint.Next; i++)
+            for (var i = 0; i + 1 < _segments.Count && _segments[i + 1].First <= _persisted.Next; i++)
             {
                 deletable.Add(_segments[i]);
             }
@@ -1048,19 +1087,23 @@ public sealed class SpillBuffer : IIngestBuffer, IAsyncDisposable, IDisposable
                     _diskBytes -= segment.Length;
                 }
 
+                _full = false;
                 room = _roomWaiter;
                 _roomWaiter = null;
             }
 
             room?.TrySetResult();
         }
+    }
 
+    private void CompactCuts()
+    {
         lock (_journalLock)
         {
             if (_journalLength > CompactCutsAbove)
             {
                 // Keep what the older checkpoint copy still needs, so a fall back to it is as exact as the newer.
-                var keepFrom = _olderPersisted?.Next ?? checkpoint.Next;
+                var keepFrom = _olderPersisted?.Next ?? _persisted.Next;
                 var kept = _journal.Where(c => c.Last >= keepFrom).ToList();
                 _journalHandle.Dispose();
                 SpillFiles.RewriteCuts(_options.Directory, kept);

@@ -252,6 +252,29 @@ public sealed class SpillBufferTests : IDisposable
     }
 
     [Fact]
+    public async Task A_writer_lingering_for_more_cuts_its_batch_as_soon_as_the_log_is_full()
+    {
+        await using var spill = _harness.Open(maxBytes: 1024 * 1024, segmentBytes: 64 * 1024);
+        var linger = new SignallingTimeProvider(); // never advanced: only a full log can end this linger
+        var limits = new BatchWriterOptions { BatchSize = 100_000, Linger = TimeSpan.FromHours(1) };
+        var batch = new Batch();
+        Append(spill, 0, 1);
+        var take = spill.TakeAsync(batch, limits, linger, Ct).AsTask();
+        await linger.NextTimerAsync(); // the first record in hand, waiting for more
+
+        var accepted = 1;
+        while (spill.TryWrite(Item(accepted)))
+        {
+            accepted++;
+        }
+
+        Assert.True(await take.WaitAsync(TestTimeouts.Wait, Ct));
+        Assert.Equal(Enumerable.Range(0, accepted), batch.Messages.Select(NumberOf));
+        spill.Commit(batch);
+        await Eventually.Until(() => spill.TryWrite(Item(accepted)), "room once the batch is stored");
+    }
+
+    [Fact]
     public async Task A_receipt_is_told_once_the_record_is_on_disk_not_once_stored()
     {
         await using var spill = _harness.Open();
@@ -318,6 +341,89 @@ public sealed class SpillBufferTests : IDisposable
             await using var reopened = _harness.Open();
             Assert.Equal(0, reopened.Replayed);
             await reopened.DisposeAsync();
+            _harness.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task Records_committed_before_the_flusher_wrote_them_still_free_their_segments()
+    {
+        await using var spill = _harness.Open(segmentBytes: 64 * 1024);
+        Append(spill, 0, 1);
+        var first = new Batch();
+        Assert.True(await spill.TakeAsync(first, Limits(), TimeProvider.System, Ct)); // lingers after it: caught up,
+        spill.Commit(first); // the reader takes from the memory copy from now on
+
+        // Hold the flusher after it has written the next record and before it persists the checkpoint.
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var once = 0;
+        spill.BeforeCheckpoint = () =>
+        {
+            if (Interlocked.Exchange(ref once, 1) != 0)
+            {
+                return Task.CompletedTask;
+            }
+
+            held.SetResult();
+            return release.Task;
+        };
+        try
+        {
+            Append(spill, 1, 1);
+            await held.Task.WaitAsync(TestTimeouts.Wait, Ct);
+
+            // Meanwhile more than a segment's worth is appended, taken from memory and committed, none of it written
+            // yet: the checkpoint passes it, and its segments are begun only after.
+            Append(spill, 2, 1000);
+            var taken = await TakeAsync(spill, 1000);
+            Assert.Equal(Enumerable.Range(1, 1000), taken.Select(NumberOf));
+        }
+        finally
+        {
+            release.TrySetResult();
+        }
+
+        // Written at last, into segments begun after the checkpoint passed them: all but the newest are freed.
+        await Eventually.Until(
+            () => _harness.SegmentFiles() is [var only] && Path.GetFileName(only) != "00000000000000000001.log",
+            "every segment but the newest to be deleted");
+    }
+
+    [Fact]
+    public async Task A_log_that_fills_and_frees_again_and_again_never_stalls()
+    {
+        // Writers that take from the memory copy can commit records before the flusher has written them; the segment
+        // after them is then begun after the checkpoint moved past them, and must still be freed.
+        for (var iteration = 0; iteration < TestTimeouts.Iterations(3); iteration++)
+        {
+            const int Producers = 4;
+            const int Each = 25_000;
+            await using var spill = _harness.Open(maxBytes: 1024 * 1024, segmentBytes: 64 * 1024);
+            var producers = Enumerable.Range(0, Producers).Select(p => Task.Run(async () =>
+            {
+                for (var i = 0; i < Each; i++)
+                {
+                    await spill.WriteAsync(Item((p * Each) + i), Ct);
+                }
+            }, Ct)).ToArray();
+
+            // Batches as large as the log: each holds all that was there when the log filled, most of it from memory.
+            var limits = new BatchWriterOptions { BatchSize = 100_000, Linger = TimeSpan.FromMilliseconds(5) };
+            var numbers = new HashSet<int>();
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+            timeout.CancelAfter(TestTimeouts.Wait);
+            while (numbers.Count < Producers * Each)
+            {
+                var batch = new Batch();
+                Assert.True(await spill.TakeAsync(batch, limits, TimeProvider.System, timeout.Token));
+                Assert.All(batch.Messages, m => Assert.True(numbers.Add(NumberOf(m))));
+                spill.Commit(batch);
+            }
+
+            await Task.WhenAll(producers).WaitAsync(TestTimeouts.Wait, Ct);
+            Assert.True(spill.DiskBytes <= 1024 * 1024);
+            await spill.DisposeAsync();
             _harness.Dispose();
         }
     }
