@@ -110,7 +110,10 @@ public sealed class SpillTests
     [Fact]
     public async Task With_the_disk_budget_spent_tcp_is_pushed_back_and_udp_dropped_and_nothing_accepted_is_lost()
     {
-        const int TcpMessages = 50_000;
+        // The sender must still have messages to send once the budget is spent, beyond what the kernel's socket
+        // buffers take in for serve without serve reading them (tens of MiB on Linux loopback): twice that.
+        const int Size = 1_000;
+        var tcpMessages = (int)(2 * KernelTcpBufferBytes() / Size);
         using var workspace = new Workspace();
         await using var serve = ServeTests.StartServe(workspace, "--spill-max-bytes", "1MiB");
         var tcp = await serve.ListeningAsync("tcp");
@@ -119,7 +122,8 @@ public sealed class SpillTests
         var blocker = workspace.Connect();
         var transaction = blocker.BeginTransaction(deferred: false);
 
-        await using var send = SpillwayProcess.Start(workspace.Directory, ["send", "--tcp", tcp.ToString(), "-n", $"{TcpMessages}", "-c", "1"]);
+        await using var send = SpillwayProcess.Start(
+            workspace.Directory, ["send", "--tcp", tcp.ToString(), "-n", $"{tcpMessages}", "--size", $"{Size}", "-c", "1"]);
         IReadOnlyList<Sample> metrics = [];
         await Eventually.Until(() =>
         {
@@ -128,7 +132,7 @@ public sealed class SpillTests
         }, "the spill log to fill its budget");
         Assert.True(metrics.Sum("spillway_spill_size_bytes") <= 1024 * 1024);
         Assert.False(send.HasExited, "the TCP sender finished although the budget is spent");
-        Assert.True(metrics.Sum("spillway_messages_received_total", l => l["source"] == "tcp") < TcpMessages);
+        Assert.True(metrics.Sum("spillway_messages_received_total", l => l["source"] == "tcp") < tcpMessages);
 
         using (var datagrams = new UdpClient())
         {
@@ -151,7 +155,7 @@ public sealed class SpillTests
         var summary = serve.ReadSummary();
         Assert.Equal(summary.Accepted, summary.Stored + summary.Dropped);
         Assert.True(summary.Dropped is > 0 and <= 100, summary.ToString());
-        Assert.Equal(TcpMessages + 100 - summary.Dropped, summary.Stored);
+        Assert.Equal(tcpMessages + 100 - summary.Dropped, summary.Stored);
         Assert.Equal(summary.Stored, workspace.Count("messages"));
         Assert.Single(serve.Error.Split('\n'), l => l.Contains("Spill log full", StringComparison.Ordinal)); // said once
     }
@@ -207,6 +211,19 @@ public sealed class SpillTests
 
         Assert.Equal(999, workspace.Count("messages"));
         Assert.Single(Directory.GetFiles(Path.Combine(workspace.Database + ".spill", "quarantine")));
+    }
+
+    /// <summary>
+    /// The most one TCP connection's socket buffers may hold between two processes: the receiver's buffer grows up to
+    /// the third value of <c>tcp_rmem</c>, the sender's up to that of <c>tcp_wmem</c>.
+    /// </summary>
+    private static long KernelTcpBufferBytes()
+    {
+        static long Max(string name) =>
+            long.Parse(File.ReadAllText($"/proc/sys/net/ipv4/{name}").Split((char[])['\t', ' '], StringSplitOptions.RemoveEmptyEntries)[2],
+                CultureInfo.InvariantCulture);
+
+        return Max("tcp_rmem") + Max("tcp_wmem");
     }
 
     /// <summary>POSTs batches of 20 numbered lines until the service goes away, keeping every line answered 200.</summary>
