@@ -20,6 +20,9 @@ public sealed class BenchTests
         Assert.True(report.GetProperty("ceiling_rows_per_second").GetProperty("min").GetDouble() > 0);
         Assert.True(report.GetProperty("end_to_end_messages_per_second").GetProperty("min").GetDouble() > 0);
         Assert.True(report.GetProperty("peak_rss_bytes").GetProperty("min").GetDouble() > 1 << 20);
+        Assert.True(report.GetProperty("spill_end_to_end_messages_per_second").GetProperty("min").GetDouble() > 0); // on and off, in one run
+        Assert.True(report.GetProperty("spill_ratio").GetProperty("min").GetDouble() > 0);
+        Assert.True(report.GetProperty("spill_peak_rss_bytes").GetProperty("min").GetDouble() > 1 << 20);
         Assert.Empty(Directory.GetFiles(Path.Combine(workspace.Directory, "bench"), "*.db")); // the last run's database is gone
     }
 
