@@ -32,4 +32,8 @@ internal static partial class Log
     [LoggerMessage(EventId = EventIds.SpillFull, Level = LogLevel.Warning,
         Message = "Spill log full: {Bytes} bytes on disk reach --spill-max-bytes ({MaxBytes}); TCP is pushed back and UDP dropped until the database takes some (said once a minute at most)")]
     public static partial void Full(ILogger logger, long bytes, long maxBytes);
+
+    [LoggerMessage(EventId = EventIds.SpillBehind, Level = LogLevel.Warning,
+        Message = "Spill log behind: {Bytes} bytes of records wait to be written to the disk, as many as --max-buffer-bytes ({MaxBytes}) allows in memory; TCP is pushed back and UDP dropped until the disk catches up (said once a minute at most)")]
+    public static partial void Behind(ILogger logger, long bytes, long maxBytes);
 }

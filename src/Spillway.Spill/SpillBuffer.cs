@@ -62,6 +62,7 @@ public sealed class SpillBuffer : IIngestBuffer, IAsyncDisposable, IDisposable
     private bool _completed;
     private bool _full; // a write found no room since segments were last deleted
     private long? _fullLoggedAt;
+    private long? _behindLoggedAt;
     private TaskCompletionSource? _dataWaiter;
     private TaskCompletionSource? _roomWaiter;
 
@@ -234,13 +235,12 @@ public sealed class SpillBuffer : IIngestBuffer, IAsyncDisposable, IDisposable
             lock (_gate)
             {
                 ThrowIfClosed();
-                if (Fits(length))
+                if (HasRoom(length))
                 {
                     Append(item, scratch.AsSpan(0, length));
                     return;
                 }
 
-                OnFull();
                 _roomWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 room = _roomWaiter.Task;
             }
@@ -263,9 +263,8 @@ public sealed class SpillBuffer : IIngestBuffer, IAsyncDisposable, IDisposable
         lock (_gate)
         {
             ThrowIfClosed();
-            if (!Fits(length))
+            if (!HasRoom(length))
             {
-                OnFull();
                 return false;
             }
 
@@ -292,9 +291,8 @@ public sealed class SpillBuffer : IIngestBuffer, IAsyncDisposable, IDisposable
         lock (_gate)
         {
             ThrowIfClosed();
-            if (_diskBytes > 0 && _diskBytes + total > _options.MaxBytes)
+            if (!HasRoom(total))
             {
-                OnFull();
                 return false;
             }
 
@@ -410,7 +408,32 @@ public sealed class SpillBuffer : IIngestBuffer, IAsyncDisposable, IDisposable
     /// <summary>As <see cref="DisposeAsync"/>, for a container that disposes synchronously.</summary>
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
-    private bool Fits(int length) => _diskBytes + length <= _options.MaxBytes || _diskBytes == 0;
+    /// <summary>
+    /// True when records of <paramref name="length"/> bytes fit: within the disk budget, and, while the disk is behind,
+    /// within the memory bound for records not yet written (else a slow disk would let them grow up to the disk
+    /// budget in memory). When they do not fit, says so and returns false. Under <see cref="_gate"/>.
+    /// </summary>
+    private bool HasRoom(long length)
+    {
+        if (_diskBytes > 0 && _diskBytes + length > _options.MaxBytes)
+        {
+            OnFull();
+            return false;
+        }
+
+        if (_pendingLength > 0 && _pendingLength + length > Options.MaxBytes)
+        {
+            if (_behindLoggedAt is null || _time.GetElapsedTime(_behindLoggedAt.Value) >= FullLogInterval)
+            {
+                _behindLoggedAt = _time.GetTimestamp();
+                Log.Behind(_logger, _pendingLength, Options.MaxBytes);
+            }
+
+            return false;
+        }
+
+        return true;
+    }
 
     private void ThrowIfClosed()
     {
@@ -914,6 +937,7 @@ public sealed class SpillBuffer : IIngestBuffer, IAsyncDisposable, IDisposable
     {
         int length;
         long first;
+        TaskCompletionSource? room = null;
         lock (_gate)
         {
             length = _pendingLength;
@@ -922,8 +946,12 @@ public sealed class SpillBuffer : IIngestBuffer, IAsyncDisposable, IDisposable
             {
                 (_pending, _spare) = (_spare, _pending);
                 _pendingLength = 0;
+                room = _roomWaiter; // a write may be waiting for the disk to catch up
+                _roomWaiter = null;
             }
         }
+
+        room?.TrySetResult();
 
         // Written in chunks that keep each segment near its size, so that the budget is spread over segments that
         // can each be deleted once stored (one huge segment could never be).

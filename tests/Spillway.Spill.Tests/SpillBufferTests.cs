@@ -355,23 +355,11 @@ public sealed class SpillBufferTests : IDisposable
         spill.Commit(first); // the reader takes from the memory copy from now on
 
         // Hold the flusher after it has written the next record and before it persists the checkpoint.
-        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var once = 0;
-        spill.BeforeCheckpoint = () =>
-        {
-            if (Interlocked.Exchange(ref once, 1) != 0)
-            {
-                return Task.CompletedTask;
-            }
-
-            held.SetResult();
-            return release.Task;
-        };
+        var (held, release) = HoldFlusherOnce(spill);
         try
         {
             Append(spill, 1, 1);
-            await held.Task.WaitAsync(TestTimeouts.Wait, Ct);
+            await held.WaitAsync(TestTimeouts.Wait, Ct);
 
             // Meanwhile more than a segment's worth is appended, taken from memory and committed, none of it written
             // yet: the checkpoint passes it, and its segments are begun only after.
@@ -388,6 +376,39 @@ public sealed class SpillBufferTests : IDisposable
         await Eventually.Until(
             () => _harness.SegmentFiles() is [var only] && Path.GetFileName(only) != "00000000000000000001.log",
             "every segment but the newest to be deleted");
+    }
+
+    [Fact]
+    public async Task While_the_disk_is_behind_the_records_waiting_for_it_stay_within_the_memory_bound()
+    {
+        await using var spill = _harness.Open(memoryBytes: 64 * 1024);
+        var (held, release) = HoldFlusherOnce(spill);
+        try
+        {
+            Append(spill, 0, 1);
+            await held.WaitAsync(TestTimeouts.Wait, Ct);
+
+            // The flusher is held: what is appended now waits in memory, up to the memory bound, then writes wait.
+            var accepted = 1;
+            while (spill.TryWrite(Item(accepted)))
+            {
+                accepted++;
+                Assert.True(accepted < 10_000, "the records waiting for the disk were not bounded");
+            }
+
+            Assert.True(accepted > 100);
+            var waiting = spill.WriteAsync(Item(accepted), Ct).AsTask();
+            Assert.False(waiting.IsCompleted);
+            release.SetResult();
+            await waiting.WaitAsync(TestTimeouts.Wait, Ct);
+
+            var taken = await TakeAsync(spill, accepted + 1);
+            Assert.Equal(Enumerable.Range(0, accepted + 1), taken.Select(NumberOf));
+        }
+        finally
+        {
+            release.TrySetResult();
+        }
     }
 
     [Fact]
@@ -426,6 +447,28 @@ public sealed class SpillBufferTests : IDisposable
             await spill.DisposeAsync();
             _harness.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Holds the flusher, the next time it has written what was appended, until <c>release</c> is set; <c>held</c>
+    /// completes once it is held. The test must set <c>release</c> whatever happens, or disposing the log waits forever.
+    /// </summary>
+    private static (Task Held, TaskCompletionSource Release) HoldFlusherOnce(SpillBuffer spill)
+    {
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var once = 0;
+        spill.BeforeCheckpoint = () =>
+        {
+            if (Interlocked.Exchange(ref once, 1) != 0)
+            {
+                return Task.CompletedTask;
+            }
+
+            held.SetResult();
+            return release.Task;
+        };
+        return (held.Task, release);
     }
 
     private static List<long> RecordOffsets(string segment)

@@ -25,12 +25,12 @@ internal sealed class SpillHarness : IDisposable
         new() { BatchSize = batchSize, Linger = TimeSpan.FromMilliseconds(1) };
 
     public SpillBuffer Open(long maxBytes = SpillOptions.DefaultMaxBytes, long segmentBytes = SpillOptions.DefaultSegmentBytes,
-        int memoryMessages = 100_000, SpillFsync fsync = SpillFsync.Batch)
+        int memoryMessages = 100_000, SpillFsync fsync = SpillFsync.Batch, long memoryBytes = IngestBufferOptions.DefaultMaxBytes)
     {
         Stats = new IngestStats();
         return SpillBuffer.Open(
             new SpillOptions { Directory = Directory, MaxBytes = maxBytes, SegmentBytes = segmentBytes, Fsync = fsync },
-            new IngestBufferOptions { MaxMessages = memoryMessages },
+            new IngestBufferOptions { MaxMessages = memoryMessages, MaxBytes = memoryBytes },
             Stats,
             TimeProvider.System,
             NullLogger<SpillBuffer>.Instance);

@@ -56,9 +56,11 @@ internal static class ServeCommand
         var synchronous = Flag<string>(ServeKeys.SqliteSynchronous, "MODE",
             "SQLite PRAGMA synchronous: off, normal or full; normal survives any process crash in WAL mode [default: normal]");
         var maxMessages = Flag<string>(ServeKeys.MaxBufferMessages, "COUNT",
-            $"Most messages accepted and not yet stored; beyond it TCP senders are pushed back [default: {IngestBufferOptions.DefaultMaxMessages}]");
+            "Messages kept in memory: the spill log's copy for writers that keep up; with --spill-dir none, most accepted and "
+            + $"not yet stored (beyond it TCP senders are pushed back) [default: {IngestBufferOptions.DefaultMaxMessages}]");
         var maxBytes = Flag<string>(ServeKeys.MaxBufferBytes, "SIZE",
-            "Most bytes accepted and not yet stored, e.g. 64MiB [default: 64MiB]");
+            "Bytes kept in memory, e.g. 64MiB: the spill log's copy, and apart from it its records waiting for the disk; "
+            + "with --spill-dir none, most accepted and not yet stored [default: 64MiB]");
         var maxMessageBytes = Flag<string>(ServeKeys.MaxMessageBytes, "SIZE",
             "Longest message; longer frames are cut and kept in the rejects table [default: 64KiB]");
         var batchSize = Flag<string>(ServeKeys.BatchSize, "COUNT",

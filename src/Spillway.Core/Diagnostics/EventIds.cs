@@ -42,5 +42,6 @@ public static class EventIds
     public const int SpillCutsDamaged = 4005;
     public const int SpillFailed = 4006;
     public const int SpillFull = 4007;
+    public const int SpillBehind = 4008;
 #pragma warning restore CS1591
 }
