@@ -213,6 +213,27 @@ public sealed class SpillTests
         Assert.Single(Directory.GetFiles(Path.Combine(workspace.Database + ".spill", "quarantine")));
     }
 
+    [Fact]
+    public async Task A_second_serve_on_the_same_spill_log_is_refused_in_one_line_and_the_first_goes_on()
+    {
+        using var workspace = new Workspace();
+        await using var first = ServeTests.StartServe(workspace);
+        await first.ListeningAsync("tcp");
+
+        await using (var second = ServeTests.StartServe(workspace))
+        {
+            Assert.Equal(1, await second.WaitForExitAsync());
+            var lines = second.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            var error = Assert.Single(lines, l => l.StartsWith("spillway serve:", StringComparison.Ordinal));
+            Assert.Contains("cannot open the spill log", error, StringComparison.Ordinal);
+            Assert.Contains("another process holds it", error, StringComparison.Ordinal);
+            Assert.DoesNotContain("Unhandled exception", second.Error, StringComparison.Ordinal);
+        }
+
+        first.Signal(SpillwayProcess.Sigterm);
+        Assert.Equal(0, await first.WaitForExitAsync());
+    }
+
     /// <summary>
     /// The most one TCP connection's socket buffers may hold between two processes: the receiver's buffer grows up to
     /// the third value of <c>tcp_rmem</c>, the sender's up to that of <c>tcp_wmem</c>.

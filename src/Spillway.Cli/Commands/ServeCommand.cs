@@ -148,7 +148,27 @@ internal static class ServeCommand
             return ExitCodes.StartFailed;
         }
 
-        using var host = ServeHost.Build(settings, configuration);
+        IHost host;
+        try
+        {
+            // Opens the spill log already (recovering it): the metrics are made over it as the host is built.
+            host = ServeHost.Build(settings, configuration);
+        }
+        catch (SpillUnavailableException ex)
+        {
+            await error.WriteLineAsync($"spillway serve: {ex.Message}");
+            return ExitCodes.StartFailed;
+        }
+
+        using (host)
+        {
+            return await RunHostAsync(host, settings, output, error, cancellationToken);
+        }
+    }
+
+    private static async Task<int> RunHostAsync(
+        IHost host, ServeSettings settings, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
         var service = host.Services.GetRequiredService<IngestService>();
         var shutdown = host.Services.GetRequiredService<ShutdownControl>();
         var stats = host.Services.GetRequiredService<IngestStats>();
