@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Globalization;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
@@ -206,6 +207,15 @@ public sealed class SpillBuffer : IIngestBuffer, IAsyncDisposable, IDisposable
 
     /// <summary>Bytes of a torn last write cut off at the start (and kept in the quarantine).</summary>
     public long TruncatedBytes { get; }
+
+    /// <summary>
+    /// One line for the end of a run: bytes written to the log, bytes of it on disk now, messages in it not yet
+    /// stored (0 after a drain; those of a forced stop, stored at the next start), and the damage found.
+    /// </summary>
+    public string Summary() =>
+        string.Create(CultureInfo.InvariantCulture,
+            $"spill: written_bytes={WrittenBytes} disk_bytes={DiskBytes} unstored={Messages} " +
+            $"quarantined={QuarantinedRegions} quarantined_bytes={QuarantinedBytes} truncated_bytes={TruncatedBytes}");
 
     /// <summary>Why the log stopped working, or null while it works.</summary>
     public string? Failure => _failure;

@@ -191,6 +191,11 @@ internal static class ServeCommand
         await host.WaitForShutdownAsync(CancellationToken.None);
 
         await output.WriteLineAsync(stats.Summary());
+        if (host.Services.GetService<SpillBuffer>() is { } spillLog)
+        {
+            await output.WriteLineAsync(spillLog.Summary());
+        }
+
         await output.FlushAsync(CancellationToken.None);
         if (shutdown.Fatal is { } fatal)
         {
