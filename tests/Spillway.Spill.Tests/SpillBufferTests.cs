@@ -414,8 +414,9 @@ public sealed class SpillBufferTests : IDisposable
     [Fact]
     public async Task A_log_that_fills_and_frees_again_and_again_never_stalls()
     {
-        // Writers that take from the memory copy can commit records before the flusher has written them; the segment
-        // after them is then begun after the checkpoint moved past them, and must still be freed.
+        // 10 MB through a 1 MiB budget: the log fills and frees hundreds of times, with producers waiting for room and
+        // batches as large as the log, in whatever order the flusher, the producers and the reader happen to run.
+        // (The one order known to have stalled it is forced in Records_committed_before_the_flusher_wrote_them_...)
         for (var iteration = 0; iteration < TestTimeouts.Iterations(3); iteration++)
         {
             const int Producers = 4;
