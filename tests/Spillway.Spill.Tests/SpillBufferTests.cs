@@ -414,9 +414,10 @@ public sealed class SpillBufferTests : IDisposable
     [Fact]
     public async Task A_log_that_fills_and_frees_again_and_again_never_stalls()
     {
-        // 10 MB through a 1 MiB budget: the log fills and frees hundreds of times, with producers waiting for room and
-        // batches as large as the log, in whatever order the flusher, the producers and the reader happen to run.
-        // (The one order known to have stalled it is forced in Records_committed_before_the_flusher_wrote_them_...)
+        // 100,000 records (over 10 MB) through a 1 MiB budget: the log fills and frees hundreds of times, with
+        // producers waiting for room and batches as large as the log, in whatever order the flusher, the producers and
+        // the reader happen to run. (The one order known to have stalled it is forced in
+        // Records_committed_before_the_flusher_wrote_them_still_free_their_segments.)
         for (var iteration = 0; iteration < TestTimeouts.Iterations(3); iteration++)
         {
             const int Producers = 4;
