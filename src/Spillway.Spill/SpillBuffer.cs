@@ -27,7 +27,7 @@ namespace Spillway.Spill;
 public sealed class SpillBuffer : IIngestBuffer, IAsyncDisposable, IDisposable
 {
     private const int CompactCutsAbove = 1 << 20;
-    private static readonly TimeSpan FullLogInterval = TimeSpan.FromMinutes(1);
+    private static readonly TimeSpan WarnInterval = TimeSpan.FromMinutes(1);
 
     private readonly SpillOptions _options;
     private readonly IngestStats _stats;
@@ -62,7 +62,7 @@ public sealed class SpillBuffer : IIngestBuffer, IAsyncDisposable, IDisposable
     private long _bytes;
     private bool _completed;
     private bool _full; // a write found no room since segments were last deleted
-    private long? _fullLoggedAt;
+    private long? _fullLoggedAt; // when "full" and "behind" were last logged
     private long? _behindLoggedAt;
     private TaskCompletionSource? _dataWaiter;
     private TaskCompletionSource? _roomWaiter;
@@ -433,9 +433,8 @@ public sealed class SpillBuffer : IIngestBuffer, IAsyncDisposable, IDisposable
 
         if (_pendingLength > 0 && _pendingLength + length > Options.MaxBytes)
         {
-            if (_behindLoggedAt is null || _time.GetElapsedTime(_behindLoggedAt.Value) >= FullLogInterval)
+            if (DueToWarn(ref _behindLoggedAt))
             {
-                _behindLoggedAt = _time.GetTimestamp();
                 Log.Behind(_logger, _pendingLength, Options.MaxBytes);
             }
 
@@ -465,9 +464,8 @@ public sealed class SpillBuffer : IIngestBuffer, IAsyncDisposable, IDisposable
     /// </summary>
     private void OnFull()
     {
-        if (_fullLoggedAt is null || _time.GetElapsedTime(_fullLoggedAt.Value) >= FullLogInterval)
+        if (DueToWarn(ref _fullLoggedAt))
         {
-            _fullLoggedAt = _time.GetTimestamp();
             Log.Full(_logger, _diskBytes, _options.MaxBytes);
         }
 
@@ -480,6 +478,20 @@ public sealed class SpillBuffer : IIngestBuffer, IAsyncDisposable, IDisposable
                 waiter.TrySetResult();
             }
         }
+    }
+
+    /// <summary>
+    /// True at most once a <see cref="WarnInterval"/> per stamp, however often its condition recurs. Under <see cref="_gate"/>.
+    /// </summary>
+    private bool DueToWarn(ref long? warnedAt)
+    {
+        if (warnedAt is { } at && _time.GetElapsedTime(at) < WarnInterval)
+        {
+            return false;
+        }
+
+        warnedAt = _time.GetTimestamp();
+        return true;
     }
 
     private bool IsFull()
