@@ -185,7 +185,7 @@ public sealed class SpillTests
             serve.Signal(SpillwayProcess.Sigterm);
             Assert.Equal(3, await serve.WaitForExitAsync());
             Assert.Contains("1000 accepted messages were not stored yet; they are in the spill log", serve.Error, StringComparison.Ordinal);
-            Assert.Equal(1000, SpillSummary(serve)["unstored"]);
+            Assert.Equal(1000, serve.ReadSpillSummary()["unstored"]);
             transaction.Dispose();
             blocker.Dispose();
         }
@@ -207,7 +207,7 @@ public sealed class SpillTests
             restarted.Signal(SpillwayProcess.Sigterm);
             Assert.Equal(0, await restarted.WaitForExitAsync());
             Assert.Equal(new SpillwayProcess.Summary(0, 999, 0, 0, 999), restarted.ReadSummary());
-            var spill = SpillSummary(restarted);
+            var spill = restarted.ReadSpillSummary();
             Assert.Equal((0, 1), (spill["unstored"], spill["quarantined"]));
             Assert.True(spill["quarantined_bytes"] > 0);
             Assert.Contains("Spill log damage", restarted.Error, StringComparison.Ordinal);
@@ -236,15 +236,6 @@ public sealed class SpillTests
 
         first.Signal(SpillwayProcess.Sigterm);
         Assert.Equal(0, await first.WaitForExitAsync());
-    }
-
-    /// <summary>The spill log's line after the summary, as its keys and values.</summary>
-    private static Dictionary<string, long> SpillSummary(SpillwayProcess serve)
-    {
-        var line = serve.OutputLines.LastOrDefault(l => l.StartsWith("spill: ", StringComparison.Ordinal));
-        Assert.True(line is not null, "no spill line in:\n" + string.Join('\n', serve.OutputLines));
-        return line["spill: ".Length..].Split(' ').Select(p => p.Split('='))
-            .ToDictionary(p => p[0], p => long.Parse(p[1], CultureInfo.InvariantCulture));
     }
 
     /// <summary>

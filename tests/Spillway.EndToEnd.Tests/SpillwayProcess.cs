@@ -71,13 +71,26 @@ internal sealed class SpillwayProcess : IAsyncDisposable
     /// <summary>The exit summary, <c>accepted=N stored=N rejected=N dropped=N</c>, as numbers.</summary>
     public Summary ReadSummary()
     {
-        var line = OutputLines.LastOrDefault(l => l.StartsWith("accepted=", StringComparison.Ordinal));
-        Assert.True(line is not null, "no summary line in:\n" + string.Join('\n', OutputLines));
-        var values = line.Split(' ').Select(p => p.Split('=')).ToDictionary(p => p[0], p => long.Parse(p[1], System.Globalization.CultureInfo.InvariantCulture));
+        var line = LastLine("accepted=", "summary");
+        var values = KeyValues(line);
         Assert.Equal(["accepted", "stored", "rejected", "dropped"], values.Keys.Take(4));
         Assert.True(values.Count == 4 || (values.Count == 5 && values.ContainsKey("replayed")), line);
         return new Summary(values["accepted"], values["stored"], values["rejected"], values["dropped"], values.GetValueOrDefault("replayed"));
     }
+
+    /// <summary>The spill log's line after the summary (<c>spill: written_bytes=N ...</c>), as its keys and values.</summary>
+    public Dictionary<string, long> ReadSpillSummary() => KeyValues(LastLine("spill: ", "spill")["spill: ".Length..]);
+
+    private string LastLine(string start, string what)
+    {
+        var line = OutputLines.LastOrDefault(l => l.StartsWith(start, StringComparison.Ordinal));
+        Assert.True(line is not null, $"no {what} line in:\n" + string.Join('\n', OutputLines));
+        return line;
+    }
+
+    private static Dictionary<string, long> KeyValues(string pairs) =>
+        pairs.Split(' ').Select(p => p.Split('='))
+            .ToDictionary(p => p[0], p => long.Parse(p[1], System.Globalization.CultureInfo.InvariantCulture));
 
     public ValueTask DisposeAsync() => _child.DisposeAsync();
 
