@@ -24,13 +24,18 @@ internal static class Program
         return root.Parse(args).InvokeAsync(configuration);
     }
 
-    public static RootCommand CreateRootCommand(Func<Stream> openInput) =>
-        new("Spillway: catches messages from the network in bursts and stores every one of them in a database")
+    public static RootCommand CreateRootCommand(Func<Stream> openInput)
+    {
+        var root = new RootCommand("Spillway: catches messages from the network in bursts and stores every one of them in a database")
         {
             ServeCommand.Create(),
+            CheckConfigCommand.Create(),
             SendCommand.Create(openInput),
             DemoCommand.Create(),
             BenchCommand.Create(),
             StatusCommand.Create(),
         };
+        VersionInfo.Install(root);
+        return root;
+    }
 }

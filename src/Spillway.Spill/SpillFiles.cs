@@ -31,7 +31,9 @@ internal static partial class SpillFiles
 
     /// <summary>Takes the directory for this process alone; throws <see cref="IOException"/> if another holds it.</summary>
     public static FileStream Lock(string directory) =>
-        new(Path.Combine(directory, LockName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        new(LockPath(directory), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+
+    public static string LockPath(string directory) => Path.Combine(directory, LockName);
 
     /// <summary>The segment files, ordered by the first sequence number each is named for.</summary>
     public static List<(long First, string Path)> Segments(string directory)

@@ -16,7 +16,85 @@ public sealed class CommandLineTests
         var (code, output, error) = await RunAsync("serve", "--max-buffer-messages", "many");
         Assert.Equal(1, code);
         Assert.Equal("", output);
-        Assert.StartsWith("spillway serve: invalid value 'many' for --max-buffer-messages", error, StringComparison.Ordinal);
+        Assert.Equal("spillway serve: invalid value 'many' for --max-buffer-messages (config key MaxBufferMessages, environment " +
+            "SPILLWAY__MAXBUFFERMESSAGES): expected a whole number from 1 to 2147483647", error.TrimEnd());
+    }
+
+    [Fact]
+    public async Task Serve_says_every_bad_setting_at_once_and_does_not_start()
+    {
+        var (code, output, error) = await RunAsync("serve", "--max-buffer-messages", "many", "--batch-linger", "soon", "--log-format", "xml");
+        Assert.Equal(1, code);
+        Assert.Equal("", output);
+        var lines = error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(3, lines.Length);
+        Assert.All(lines, l => Assert.StartsWith("spillway serve: invalid value", l, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Check_config_prints_the_settings_in_force_with_their_origin_and_exits_0()
+    {
+        using var directory = new TemporaryDirectory();
+        var config = directory.Write("spillway.json", """{ "BatchSize": 500, "ListenUdp": "none" }""");
+        var (code, output, error) = await RunAsync(
+            "check-config", "--config", config, "--sqlite", Path.Combine(directory.Path, "db", "logs.db"), "--listen-tcp", "127.0.0.1:0",
+            "--listen-http", "127.0.0.1:0");
+        Assert.True(code == 0, error);
+        Assert.Contains($"config file: {config}", output, StringComparison.Ordinal);
+        Assert.Matches(@"(?m)^BatchSize +500 +file$", output);
+        Assert.Matches(@"(?m)^ListenUdp +none +file$", output);
+        Assert.Matches(@"(?m)^ListenTcp +127\.0\.0\.1:0 +flag$", output);
+        Assert.Matches(@"(?m)^BatchLinger +100ms +default$", output);
+        Assert.Contains($"ok: SQLite database {Path.Combine(directory.Path, "db", "logs.db")}: created at the first start", output, StringComparison.Ordinal);
+        Assert.Contains("no problem found", output, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(directory.Path, "db")), "check-config created the database's directory");
+    }
+
+    [Fact]
+    public async Task Check_config_prints_every_problem_one_a_line_and_exits_1()
+    {
+        using var directory = new TemporaryDirectory();
+        var notADatabase = directory.Write("notes.db", "these are not the rows you are looking for");
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+        var (code, output, error) = await RunAsync(
+            "check-config", "--sqlite", notADatabase, "--listen-tcp", $"127.0.0.1:{port}", "--listen-http", "127.0.0.1:0", "--listen-udp", "none",
+            "--batch-size", "lots", "--spill-dir", Path.Combine(notADatabase, "spill"));
+        Assert.Equal(1, code);
+        Assert.Equal("", output);
+        var lines = error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Contains(lines, l => l.StartsWith("spillway check-config: invalid value 'lots' for --batch-size", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith($"spillway check-config: cannot listen on tcp 127.0.0.1:{port} (--listen-tcp): the address is in use",
+            StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("is not a SQLite database", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("the spill directory", StringComparison.Ordinal) && l.Contains("is a file", StringComparison.Ordinal));
+        Assert.Equal("spillway check-config: 4 problem(s); serve would not start", lines[^1]);
+    }
+
+    [Fact]
+    public async Task Check_config_masks_a_password_and_finds_an_unreachable_database()
+    {
+        // Port 1 on loopback: nothing listens there on a test machine.
+        var (code, _, error) = await RunAsync(
+            "check-config", "--postgres", "Host=127.0.0.1;Port=1;Username=spillway;Password=hunter2;Timeout=2", "--spill-dir", "none",
+            "--listen-tcp", "127.0.0.1:0", "--listen-udp", "none", "--listen-http", "none");
+        Assert.Equal(1, code);
+        Assert.Contains("spillway check-config: cannot reach PostgreSQL at 127.0.0.1:1", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Version_names_the_version_the_commit_the_runtime_and_the_database_libraries()
+    {
+        var (code, output, _) = await RunAsync("--version");
+        Assert.Equal(0, code);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Matches(@"^spillway \d+\.\d+\.\d+", lines[0]);
+        Assert.Matches(@"^commit: ([0-9a-f]{40}|unknown)$", lines[1]);
+        Assert.StartsWith($"runtime: .NET {Environment.Version} (linux-x64, ", lines[2], StringComparison.Ordinal);
+        Assert.Matches(@"^SQLite: 3\.\d+\.\d+ \(Microsoft\.Data\.Sqlite \d+\.\d+\.\d+\)$", lines[3]);
+        Assert.Matches(@"^Npgsql: \d+\.\d+\.\d+$", lines[4]);
     }
 
     [Fact]

@@ -1,4 +1,3 @@
-using System.Reflection;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Configuration;
 using Spillway.Cli.Commands;
@@ -7,37 +6,81 @@ using Spillway.Testing;
 
 namespace Spillway.Cli.Tests;
 
-/// <summary>docs/operations.md and deploy/ checked against the settings serve reads, so the reference cannot drift.</summary>
+/// <summary>docs/operations.md and deploy/ checked against the settings table, so the reference cannot drift.</summary>
 public sealed partial class OperationsDocTests
 {
-    private static readonly ServeKey[] Keys = [.. typeof(ServeKeys).GetFields(BindingFlags.Public | BindingFlags.Static).Select(f => (ServeKey)f.GetValue(null)!)];
+    private static readonly string OperationsPath = Path.Combine(Repository.Root, "docs", "operations.md");
 
     [Fact]
-    public void Every_declared_setting_is_in_the_list_serve_checks_keys_against()
+    public void The_configuration_reference_in_the_docs_is_the_one_made_from_the_settings_table()
     {
-        Assert.Equal(Keys, ServeKeys.All);
-    }
-
-    [Fact]
-    public void The_configuration_table_has_a_row_for_every_setting_with_its_key_and_no_other()
-    {
-        var rows = ConfigurationRows();
-        foreach (var key in Keys)
+        var doc = File.ReadAllText(OperationsPath);
+        var start = doc.IndexOf(SettingsReference.Begin, StringComparison.Ordinal);
+        var end = doc.IndexOf(SettingsReference.End, StringComparison.Ordinal);
+        Assert.True(start >= 0 && end > start, $"docs/operations.md has no {SettingsReference.Begin} ... {SettingsReference.End}");
+        var current = doc[start..(end + SettingsReference.End.Length)] + Environment.NewLine;
+        var generated = SettingsReference.Generate();
+        if (current != generated && Environment.GetEnvironmentVariable("SPILLWAY_WRITE_DOCS") == "1")
         {
-            Assert.True(rows.TryGetValue(key.Flag, out var row), $"docs/operations.md has no row for {key.Flag}");
-            Assert.Contains($"`{key.ConfigKey}`", row, StringComparison.Ordinal);
+            File.WriteAllText(OperationsPath, doc[..start] + generated + doc[(end + SettingsReference.End.Length + Environment.NewLine.Length)..]);
+            return;
         }
 
-        Assert.Equal([.. Keys.Select(k => k.Flag).Append("--config").Order()], rows.Keys.Order());
+        Assert.True(current == generated,
+            "docs/operations.md's configuration reference is not the one the settings table makes: " +
+            "run SPILLWAY_WRITE_DOCS=1 dotnet test tests/Spillway.Cli.Tests -c Release");
     }
 
     [Fact]
-    public void Every_option_of_serve_is_a_documented_setting()
+    public void Every_setting_has_a_flag_a_key_a_variable_a_default_help_and_a_row_in_the_docs()
     {
-        var rows = ConfigurationRows();
-        foreach (var option in ServeCommand.Create().Options.Where(o => o.Name.StartsWith("--", StringComparison.Ordinal)))
+        var doc = File.ReadAllText(OperationsPath);
+        Assert.NotEmpty(SettingsTable.All);
+        foreach (var setting in SettingsTable.All)
         {
-            Assert.True(option.Name is "--help" || rows.ContainsKey(option.Name), $"serve {option.Name} is not in docs/operations.md");
+            Assert.Matches("^--[a-z]+(-[a-z]+)*$", setting.Flag);
+            Assert.Matches("^[A-Z][A-Za-z]+$", setting.Name);
+            Assert.StartsWith("SPILLWAY__" + setting.Name.ToUpperInvariant(), setting.EnvironmentVariable, StringComparison.Ordinal);
+            Assert.False(string.IsNullOrWhiteSpace(setting.DefaultText), $"{setting.Name} has no default");
+            Assert.False(string.IsNullOrWhiteSpace(setting.Help), $"{setting.Name} has no help");
+            Assert.False(string.IsNullOrWhiteSpace(setting.Expected), $"{setting.Name} says nothing of what it takes");
+            Assert.Contains($"| `{setting.Flag} ", doc, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(SettingsTable.All.Count, SettingsTable.All.Select(s => s.Name).Distinct(StringComparer.OrdinalIgnoreCase).Count());
+    }
+
+    [Fact]
+    public void Serve_and_check_config_take_every_setting_as_a_flag_with_its_default_in_the_help()
+    {
+        foreach (var command in new[] { ServeCommand.Create(), CheckConfigCommand.Create() })
+        {
+            var options = command.Options.ToDictionary(o => o.Name);
+            foreach (var setting in SettingsTable.All)
+            {
+                Assert.True(options.TryGetValue(setting.Flag, out var option), $"{command.Name} has no {setting.Flag}");
+                Assert.EndsWith($"[default: {setting.DefaultText}]", option.Description, StringComparison.Ordinal);
+            }
+
+            Assert.Equal([.. SettingsTable.All.Select(s => s.Flag).Append("--config").Order()], options.Keys.Where(k => k != "--help").Order());
+        }
+    }
+
+    [Fact]
+    public void Each_setting_is_read_from_its_key_and_its_flag_with_the_flag_winning()
+    {
+        // One value per kind that differs from every default, so a setting read from the wrong key would show.
+        foreach (var setting in SettingsTable.All)
+        {
+            var sample = Sample(setting);
+            var fromFile = ServeSettings.Read(Configuration(new() { [setting.Name] = sample }), new Dictionary<string, IReadOnlyList<string>>());
+            var resolved = Assert.Single(fromFile.Reader.Resolved, r => r.Setting == setting);
+            Assert.Equal(SettingOrigin.Configuration, resolved.Origin);
+            Assert.DoesNotContain(fromFile.Reader.Problems, p => p.Contains(setting.Flag, StringComparison.Ordinal));
+
+            var fromFlag = ServeSettings.Read(Configuration(new() { [setting.Name] = "not a value" }),
+                new Dictionary<string, IReadOnlyList<string>> { [setting.Name] = [sample] });
+            Assert.Equal(SettingOrigin.Flag, Assert.Single(fromFlag.Reader.Resolved, r => r.Setting == setting).Origin);
         }
     }
 
@@ -49,31 +92,35 @@ public sealed partial class OperationsDocTests
         Assert.Equal("/var/lib/spillway/spillway.db", settings.Sqlite.Path);
         Assert.Equal(LogFormat.Json, settings.LogFormat);
         Assert.Equal(TimeSpan.FromSeconds(30), settings.UnhealthyAfter);
-
     }
 
     [Fact]
-    public void The_systemd_unit_runs_serve_with_the_configuration_file_and_drains_on_stop()
+    public void The_systemd_unit_runs_the_packaged_serve_with_the_configuration_file_and_drains_on_stop()
     {
         var unit = Repository.Read("deploy/spillway.service");
-        Assert.Contains("ExecStart=/opt/spillway/spillway serve --config /etc/spillway/spillway.json", unit, StringComparison.Ordinal);
+        Assert.Contains("ExecStart=/usr/bin/spillway serve --config /etc/spillway/spillway.json", unit, StringComparison.Ordinal);
         Assert.Contains("KillSignal=SIGTERM", unit, StringComparison.Ordinal);
         Assert.Contains("Restart=on-failure", unit, StringComparison.Ordinal);
+        Assert.Contains("StateDirectory=spillway", unit, StringComparison.Ordinal);
+        Assert.Matches(UserLine(), unit);
     }
 
-    /// <summary>The configuration table's rows, by the flag in their first cell.</summary>
-    private static Dictionary<string, string> ConfigurationRows()
+    private static IConfiguration Configuration(Dictionary<string, string?> values) => new ConfigurationBuilder().AddInMemoryCollection(values).Build();
+
+    private static string Sample(Setting setting) => setting switch
     {
-        var doc = Repository.Read("docs/operations.md");
-        var start = doc.IndexOf("## Configuration", StringComparison.Ordinal);
-        var end = doc.IndexOf("\n## ", start + 1, StringComparison.Ordinal);
-        Assert.True(start >= 0 && end > start, "docs/operations.md has no Configuration section");
-        return doc[start..end].Split('\n')
-            .Select(line => (Line: line, Match: FlagCell().Match(line)))
-            .Where(x => x.Match.Success)
-            .ToDictionary(x => x.Match.Groups[1].Value, x => x.Line);
-    }
+        Setting<System.Net.IPEndPoint> => "127.0.0.1:0",
+        Setting<TimeSpan> => "1ms",
+        Setting<long> when setting == SettingsTable.Writers => "1",
+        Setting<long> when setting == SettingsTable.MaxBufferMessages => "20000",
+        Setting<long> when setting.ValueName == "SIZE" => "2MiB",
+        Setting<long> => "7",
+        Setting<string> when setting == SettingsTable.Postgres => "Host=db;Username=spillway",
+        Setting<string> when setting == SettingsTable.PostgresTablePrefix => "edge_",
+        Setting<string> => "/tmp/sample",
+        _ => setting.ValueName.Split('|')[^1],
+    };
 
-    [GeneratedRegex(@"^\| `(--[a-z-]+)")]
-    private static partial Regex FlagCell();
+    [GeneratedRegex("(?m)^User=spillway$")]
+    private static partial Regex UserLine();
 }

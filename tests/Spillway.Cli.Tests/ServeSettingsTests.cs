@@ -39,7 +39,7 @@ public sealed class ServeSettingsTests
     public void An_unknown_key_stops_serve_naming_it_rather_than_leaving_a_setting_at_its_default()
     {
         var error = Assert.Throws<SettingsException>(() => Load(new() { ["MaxBufferMessage"] = "500", ["Logging:LogLevel:Default"] = "Debug" }));
-        Assert.StartsWith("unknown setting 'MaxBufferMessage' in the config file or a SPILLWAY__ environment variable", error.Message, StringComparison.Ordinal);
+        Assert.Equal("unknown setting 'MaxBufferMessage' in the configuration: did you mean MaxBufferMessages?", error.Message);
 
         var settings = Load(new() { ["maxbuffermessages"] = "50000", ["Logging:LogLevel:Default"] = "Debug" }); // keys are case-insensitive
         Assert.Equal(50_000, settings.Buffer.MaxMessages);
@@ -195,5 +195,82 @@ public sealed class ServeSettingsTests
         Assert.Equal([new IPEndPoint(IPAddress.Loopback, 0), new IPEndPoint(IPAddress.IPv6Loopback, 0)], settings.ListenTcp);
         Assert.Equal(200_000, settings.Buffer.MaxMessages);
         Assert.Equal(SqliteSynchronous.Full, settings.Sqlite.Synchronous);
+    }
+
+    [Fact]
+    public void Every_problem_is_reported_not_only_the_first()
+    {
+        var error = Assert.Throws<SettingsException>(() => Load(new()
+        {
+            ["MaxBufferMessages"] = "lots", ["BatchSize"] = "0", ["LogFormat"] = "xml", ["Bogus"] = "1", ["SpillFsync"] = "sometimes",
+        }));
+        Assert.Equal(5, error.Problems.Count);
+        Assert.Equal(error.Problems, error.Message.Split(Environment.NewLine));
+        Assert.Contains(error.Problems, p => p.StartsWith("unknown setting 'Bogus'", StringComparison.Ordinal));
+        Assert.Contains(error.Problems, p => p.StartsWith("invalid value 'lots' for --max-buffer-messages", StringComparison.Ordinal));
+        Assert.Contains(error.Problems, p => p.StartsWith("invalid value '0' for --batch-size", StringComparison.Ordinal));
+        Assert.Contains(error.Problems, p => p.StartsWith("invalid value 'xml' for --log-format", StringComparison.Ordinal));
+        Assert.Contains(error.Problems, p => p.StartsWith("invalid value 'sometimes' for --spill-fsync", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_refused_value_does_not_set_off_the_checks_that_compare_it_with_another()
+    {
+        // Taken at its default, the refused size would be compared with the buffer and blamed for a problem it did not make.
+        var error = Assert.Throws<SettingsException>(() => Load(new() { ["MaxMessageBytes"] = "huge", ["MaxBufferBytes"] = "1KiB" }));
+        var problem = Assert.Single(error.Problems);
+        Assert.StartsWith("invalid value 'huge' for --max-message-bytes", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_password_is_masked_in_the_settings_shown_and_in_the_errors()
+    {
+        var (_, reader) = ServeSettings.Read(
+            new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Postgres"] = "Host=db;Username=spillway;Password='s3cr;et';Database=logs",
+            }).Build(),
+            new Dictionary<string, IReadOnlyList<string>>());
+        var shown = Assert.Single(reader.Resolved, r => r.Setting == SettingsTable.Postgres).Value;
+        Assert.Equal("Host=db;Username=spillway;Password=********;Database=logs", shown);
+
+        Assert.Equal("Host=db;PWD=********", SettingsReader.Mask("Host=db;PWD=hunter2"));
+        Assert.Equal("Password=********;Host=db", SettingsReader.Mask("Password=\"a;b\";Host=db"));
+        Assert.DoesNotContain("hunter2", SettingsReader.Mask("Host=db; Password = hunter2 ;Port=5"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Where_each_value_came_from_is_kept_file_environment_flag_or_default()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"spillway-origin-{Guid.NewGuid():N}.json");
+        File.WriteAllText(file, """{ "BatchSize": 500, "LogFormat": "json", "ListenTcp": ["127.0.0.1:0"] }""");
+        const string Prefix = "SPILLWAY_ORIGIN_TEST__";
+        Environment.SetEnvironmentVariable(Prefix + "LOGFORMAT", "text");
+        try
+        {
+            var configuration = new ConfigurationBuilder().AddJsonFile(file).AddEnvironmentVariables(Prefix).Build();
+            var (settings, reader) = ServeSettings.Read(configuration, new Dictionary<string, IReadOnlyList<string>> { ["UnhealthyAfter"] = ["5s"] });
+            Assert.Empty(reader.Problems);
+            var origins = reader.Resolved.ToDictionary(r => r.Setting.Name, r => (r.Value, r.Origin));
+            Assert.Equal(("500", SettingOrigin.File), origins["BatchSize"]);
+            Assert.Equal(("127.0.0.1:0", SettingOrigin.File), origins["ListenTcp"]);
+            Assert.Equal(("text", SettingOrigin.Environment), origins["LogFormat"]);
+            Assert.Equal(("5s", SettingOrigin.Flag), origins["UnhealthyAfter"]);
+            Assert.Equal(("100ms", SettingOrigin.Default), origins["BatchLinger"]);
+            Assert.Equal(LogFormat.Text, settings.LogFormat);
+            Assert.Equal(SettingsTable.All.Count, reader.Resolved.Count);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(Prefix + "LOGFORMAT", null);
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public void A_scalar_setting_given_an_object_is_refused_naming_it()
+    {
+        var error = Assert.Throws<SettingsException>(() => Load(new() { ["BatchSize:0"] = "1", ["BatchSize:1"] = "2" }));
+        Assert.StartsWith("invalid value for --batch-size", error.Message, StringComparison.Ordinal);
     }
 }

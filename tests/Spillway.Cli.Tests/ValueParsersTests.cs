@@ -66,4 +66,34 @@ public sealed class ValueParsersTests
     [InlineData(":5514")]
     [InlineData("host.example:5514")]
     public void Bad_endpoints(string text) => Assert.False(ValueParsers.TryParseEndpoint(text, out _));
+
+    [Theory]
+    [InlineData(65536L, "64KiB")]
+    [InlineData(4L << 20, "4MiB")]
+    [InlineData(1L << 30, "1GiB")]
+    [InlineData(1536L, "1536")]
+    [InlineData(1L, "1")]
+    [InlineData(0L, "0")]
+    public void A_size_is_written_in_the_largest_unit_that_divides_it_and_reads_back(long bytes, string text)
+    {
+        Assert.Equal(text, ValueParsers.FormatByteSize(bytes));
+        Assert.True(ValueParsers.TryParseByteSize(text, out var back));
+        Assert.Equal(bytes, back);
+    }
+
+    [Theory]
+    [InlineData(100, "100ms")]
+    [InlineData(5_000, "5s")]
+    [InlineData(120_000, "2m")]
+    [InlineData(90_000, "90s")]
+    [InlineData(3_600_000, "1h")]
+    [InlineData(2_592_000_000, "30d")]
+    [InlineData(0, "0ms")]
+    public void A_duration_is_written_in_the_largest_unit_that_divides_it_and_reads_back(long milliseconds, string text)
+    {
+        var duration = TimeSpan.FromMilliseconds(milliseconds);
+        Assert.Equal(text, ValueParsers.FormatDuration(duration));
+        Assert.True(ValueParsers.TryParseDuration(text, out var back));
+        Assert.Equal(duration, back);
+    }
 }

@@ -126,7 +126,7 @@ public sealed class ServeTests
         using var workspace = new Workspace();
         await using var serve = SpillwayProcess.Start(workspace.Directory, ["serve", "--listen-tcp", "127.0.0.1:0", "--listen-udp", "none", "--listen-http", "none", "--sqlite", workspace.Directory]);
         Assert.Equal(1, await serve.WaitForExitAsync());
-        Assert.Contains($"spillway serve: cannot open SQLite database '{workspace.Directory}'", serve.Error, StringComparison.Ordinal);
+        Assert.Contains($"spillway serve: the SQLite database '{workspace.Directory}' is a directory", serve.Error, StringComparison.Ordinal);
         Assert.DoesNotContain(serve.OutputLines, l => l.StartsWith("listening", StringComparison.Ordinal));
     }
 

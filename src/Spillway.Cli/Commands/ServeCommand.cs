@@ -1,11 +1,9 @@
 using System.CommandLine;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Spillway.Cli.Hosting;
 using Spillway.Diagnostics;
 using Spillway.Messages;
-using Spillway.Pipeline;
 using Spillway.Sinks;
 using Spillway.Spill;
 
@@ -25,134 +23,41 @@ internal static class ServeCommand
 
     public static Command Create()
     {
-        var config = new Option<FileInfo>("--config")
-        {
-            Description = "A JSON file of settings (keys as the flags in PascalCase, e.g. MaxBufferMessages); flags win over it",
-            HelpName = "FILE",
-        };
-        var listenTcp = Flag<string[]>(ServeKeys.ListenTcp, "HOST:PORT",
-            "Listen for TCP syslog (LF or octet-counted) here; repeatable; port 0 picks a free port; none turns TCP off [default: 127.0.0.1:5514]");
-        var listenUdp = Flag<string[]>(ServeKeys.ListenUdp, "HOST:PORT",
-            "Listen for UDP syslog (one datagram, one message) here; repeatable; none turns UDP off [default: 127.0.0.1:5514]");
-        var listenHttp = Flag<string[]>(ServeKeys.ListenHttp, "HOST:PORT",
-            "Listen for POST /ingest (text/plain, application/x-ndjson, application/json) here; repeatable; none turns HTTP off " +
-            "[default: 127.0.0.1:5515]");
-        var httpWhenFull = Flag<string>(ServeKeys.HttpWhenFull, "drop|wait",
-            "When the buffer is full, HTTP answers 503 with Retry-After (taking nothing) or holds the request [default: drop]");
-        var httpMaxBodyBytes = Flag<string>(ServeKeys.HttpMaxBodyBytes, "SIZE", "The largest request body; larger ones get 413 [default: 4MiB]");
-        var tcpWhenFull = Flag<string>(ServeKeys.TcpWhenFull, "wait|drop",
-            "When the buffer is full, TCP waits (pushing back on senders) or drops and counts [default: wait]");
-        var udpWhenFull = Flag<string>(ServeKeys.UdpWhenFull, "drop|wait",
-            "When the buffer is full, UDP drops and counts, or stops reading (the kernel then drops, uncounted) [default: drop]");
-        var udpReceiveBuffer = Flag<string>(ServeKeys.UdpReceiveBuffer, "SIZE",
-            "The UDP socket's receive buffer (SO_RCVBUF, capped by net.core.rmem_max) [default: 4MiB]");
-        var sqlite = Flag<string>(ServeKeys.Sqlite, "PATH", "The SQLite database file, created if missing [default: spillway.db]");
-        var postgres = Flag<string>(ServeKeys.Postgres, "CONNECTION",
-            "Write to PostgreSQL instead of SQLite: an Npgsql connection string, e.g. \"Host=db;Username=spillway;Database=logs\"");
-        var postgresTablePrefix = Flag<string>(ServeKeys.PostgresTablePrefix, "PREFIX",
-            "Put before the PostgreSQL table names: PREFIXmessages, PREFIXrejects, PREFIXbatches [default: none]");
-        var writers = Flag<string>(ServeKeys.Writers, "N",
-            $"Writers in parallel, each with its own connection; PostgreSQL only [default: {ServeSettings.DefaultPostgresWriters} with PostgreSQL, 1 with SQLite]");
-        var synchronous = Flag<string>(ServeKeys.SqliteSynchronous, "MODE",
-            "SQLite PRAGMA synchronous: off, normal or full; normal survives any process crash in WAL mode [default: normal]");
-        var maxMessages = Flag<string>(ServeKeys.MaxBufferMessages, "COUNT",
-            "Messages kept in memory: the spill log's copy for writers that keep up; with --spill-dir none, most accepted and "
-            + $"not yet stored (beyond it TCP senders are pushed back) [default: {IngestBufferOptions.DefaultMaxMessages}]");
-        var maxBytes = Flag<string>(ServeKeys.MaxBufferBytes, "SIZE",
-            "Bytes kept in memory, e.g. 64MiB: the spill log's copy, and apart from it its records waiting for the disk; "
-            + "with --spill-dir none, most accepted and not yet stored [default: 64MiB]");
-        var maxMessageBytes = Flag<string>(ServeKeys.MaxMessageBytes, "SIZE",
-            "Longest message; longer frames are cut and kept in the rejects table [default: 64KiB]");
-        var batchSize = Flag<string>(ServeKeys.BatchSize, "COUNT",
-            $"Most messages written in one transaction [default: {BatchWriterOptions.DefaultBatchSize}]");
-        var batchLinger = Flag<string>(ServeKeys.BatchLinger, "DURATION",
-            "How long a batch waits to fill before it is written anyway, e.g. 100ms [default: 100ms]");
-
-        var stopReadTimeout = Flag<string>(ServeKeys.StopReadTimeout, "DURATION",
-            "On stop, how long connections whose senders are still sending are read before they are cut off [default: 5s]");
-
-        var unhealthyAfter = Flag<string>(ServeKeys.UnhealthyAfter, "DURATION",
-            "GET /health answers 503 once a writer has failed to store for this long, e.g. 30s [default: 30s]");
-        var logFormat = Flag<string>(ServeKeys.LogFormat, "text|json",
-            "The log on stderr: a line per event, or a JSON object per line [default: text]");
-
-        var spillDir = Flag<string>(ServeKeys.SpillDir, "PATH|none",
-            "The spill log: every accepted message is on disk here until stored, so it survives kill -9 and a database outage " +
-            "fills the disk instead of pushing back; none keeps them in memory only [default: the SQLite file's path + .spill, " +
-            "or spillway.spill with PostgreSQL]");
-        var spillMaxBytes = Flag<string>(ServeKeys.SpillMaxBytes, "SIZE",
-            "Most disk the spill log may use; beyond it TCP is pushed back and UDP dropped [default: 1GiB]");
-        var spillFsync = Flag<string>(ServeKeys.SpillFsync, "batch|interval|never",
-            "When the spill log is forced to disk: each group of appends before it is acknowledged (survives power loss), " +
-            "every --spill-fsync-interval, or never (survives a crash of the process only) [default: batch]");
-        var spillFsyncInterval = Flag<string>(ServeKeys.SpillFsyncInterval, "DURATION", "The fsync period of --spill-fsync interval [default: 1s]");
-
-        var command = new Command("serve", "Listen for messages and store them in the database; SIGINT or SIGTERM drains and stops")
-        {
-            config, postgres, postgresTablePrefix, writers, listenTcp, listenUdp, listenHttp, httpWhenFull, httpMaxBodyBytes, tcpWhenFull, udpWhenFull, udpReceiveBuffer, sqlite, synchronous, maxMessages, maxBytes, maxMessageBytes, batchSize, batchLinger, stopReadTimeout, unhealthyAfter, logFormat,
-            spillDir, spillMaxBytes, spillFsync, spillFsyncInterval,
-        };
-
-        command.SetAction(async (parseResult, cancellationToken) =>
-        {
-            var output = parseResult.InvocationConfiguration.Output;
-            var error = parseResult.InvocationConfiguration.Error;
-            var flags = new Dictionary<string, IReadOnlyList<string>>();
-            foreach (var (option, key) in new[] { (listenTcp, ServeKeys.ListenTcp), (listenUdp, ServeKeys.ListenUdp), (listenHttp, ServeKeys.ListenHttp) })
-            {
-                if (parseResult.GetValue(option) is { Length: > 0 } endpoints)
-                {
-                    flags[key.ConfigKey] = endpoints;
-                }
-            }
-
-            foreach (var (option, key) in new[]
-            {
-                (postgres, ServeKeys.Postgres), (postgresTablePrefix, ServeKeys.PostgresTablePrefix), (writers, ServeKeys.Writers),
-                (sqlite, ServeKeys.Sqlite), (synchronous, ServeKeys.SqliteSynchronous), (maxMessages, ServeKeys.MaxBufferMessages),
-                (maxBytes, ServeKeys.MaxBufferBytes), (maxMessageBytes, ServeKeys.MaxMessageBytes), (batchSize, ServeKeys.BatchSize),
-                (batchLinger, ServeKeys.BatchLinger), (stopReadTimeout, ServeKeys.StopReadTimeout), (tcpWhenFull, ServeKeys.TcpWhenFull),
-                (udpWhenFull, ServeKeys.UdpWhenFull), (udpReceiveBuffer, ServeKeys.UdpReceiveBuffer), (httpWhenFull, ServeKeys.HttpWhenFull),
-                (httpMaxBodyBytes, ServeKeys.HttpMaxBodyBytes), (unhealthyAfter, ServeKeys.UnhealthyAfter), (logFormat, ServeKeys.LogFormat),
-                (spillDir, ServeKeys.SpillDir), (spillMaxBytes, ServeKeys.SpillMaxBytes), (spillFsync, ServeKeys.SpillFsync),
-                (spillFsyncInterval, ServeKeys.SpillFsyncInterval),
-            })
-            {
-                if (parseResult.GetValue(option) is { } value)
-                {
-                    flags[key.ConfigKey] = [value];
-                }
-            }
-
-            return await RunAsync(parseResult.GetValue(config), flags, output, error, cancellationToken);
-        });
+        var options = new SettingOptions();
+        var command = new Command("serve", "Listen for messages and store them in the database; SIGINT or SIGTERM drains and stops");
+        options.AddTo(command);
+        command.SetAction(async (parseResult, cancellationToken) => await RunAsync(
+            parseResult.GetValue(options.Config), options.Given(parseResult), parseResult.InvocationConfiguration.Output,
+            parseResult.InvocationConfiguration.Error, cancellationToken));
         return command;
     }
-
-    private static Option<T> Flag<T>(ServeKey key, string helpName, string description) =>
-        new(key.Flag) { Description = description, HelpName = helpName };
 
     private static async Task<int> RunAsync(
         FileInfo? configFile, Dictionary<string, IReadOnlyList<string>> flags, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
-        IConfiguration configuration;
-        ServeSettings settings;
-        try
+        // The same checks as check-config: every problem is said, one a line, and serve does not start.
+        var plan = await ServeStartup.PrepareAsync(configFile, flags, cancellationToken);
+        foreach (var warning in plan.Report.Warnings)
         {
-            configuration = BuildConfiguration(configFile);
-            settings = ServeSettings.Load(configuration, flags);
+            await error.WriteLineAsync($"spillway serve: warning: {warning}");
         }
-        catch (Exception ex) when (ex is SettingsException or InvalidDataException or FileNotFoundException or FormatException)
+
+        foreach (var problem in plan.Report.Problems)
         {
-            await error.WriteLineAsync($"spillway serve: {ex.Message}");
+            await error.WriteLineAsync($"spillway serve: {problem}");
+        }
+
+        if (!plan.CanStart)
+        {
             return ExitCodes.StartFailed;
         }
 
+        var settings = plan.Settings!;
         IHost host;
         try
         {
             // Opens the spill log already (recovering it): the metrics are made over it as the host is built.
-            host = ServeHost.Build(settings, configuration);
+            host = ServeHost.Build(settings, plan.Configuration!);
         }
         catch (SpillUnavailableException ex)
         {
@@ -213,22 +118,5 @@ internal static class ServeCommand
         }
 
         return ExitCodes.Drained;
-    }
-
-    private static IConfigurationRoot BuildConfiguration(FileInfo? configFile)
-    {
-        var builder = new ConfigurationBuilder();
-        if (configFile is not null)
-        {
-            if (!configFile.Exists)
-            {
-                throw new FileNotFoundException($"config file '{configFile.FullName}' does not exist");
-            }
-
-            builder.AddJsonFile(configFile.FullName, optional: false, reloadOnChange: false);
-        }
-
-        builder.AddEnvironmentVariables("SPILLWAY__");
-        return builder.Build();
     }
 }

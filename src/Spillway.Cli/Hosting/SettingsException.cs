@@ -1,4 +1,8 @@
 namespace Spillway.Cli.Hosting;
 
-/// <summary>A setting is missing or wrong; the message names the flag and the configuration key.</summary>
-internal sealed class SettingsException(string message) : Exception(message);
+/// <summary>Settings are missing or wrong; each problem names the flag, the configuration key and the variable.</summary>
+internal sealed class SettingsException(IReadOnlyList<string> problems) : Exception(string.Join(Environment.NewLine, problems))
+{
+    /// <summary>Every problem found, one a line in <see cref="Exception.Message"/>.</summary>
+    public IReadOnlyList<string> Problems { get; } = problems;
+}

@@ -13,7 +13,8 @@ internal static class ValueParsers
         ("B", 1),
     ];
 
-    private static readonly (string Suffix, double Milliseconds)[] TimeUnits = [("ms", 1), ("s", 1_000), ("m", 60_000)];
+    private static readonly (string Suffix, double Milliseconds)[] TimeUnits =
+        [("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)];
 
     /// <summary>A whole number; thousands separators (<c>100,000</c> or <c>100_000</c>) are allowed.</summary>
     public static bool TryParseCount(string text, out long value) =>
@@ -41,7 +42,7 @@ internal static class ValueParsers
         return TryParseCount(trimmed, out value);
     }
 
-    /// <summary>A duration with a unit (<c>250ms</c>, <c>2s</c>, <c>1.5m</c>) or as a TimeSpan (<c>00:00:00.250</c>).</summary>
+    /// <summary>A duration with a unit (<c>250ms</c>, <c>2s</c>, <c>1.5m</c>, <c>12h</c>, <c>30d</c>) or as a TimeSpan (<c>00:00:00.250</c>).</summary>
     public static bool TryParseDuration(string text, out TimeSpan value)
     {
         var trimmed = text.Trim();
@@ -63,6 +64,35 @@ internal static class ValueParsers
 
         value = default;
         return false;
+    }
+
+    /// <summary>A size as an operator writes it: in the largest binary unit that divides it (<c>64MiB</c>), else in bytes.</summary>
+    public static string FormatByteSize(long bytes)
+    {
+        foreach (var (suffix, factor) in ByteUnits.Where(u => u.Suffix.EndsWith("iB", StringComparison.Ordinal)).Reverse())
+        {
+            if (bytes != 0 && bytes % factor == 0)
+            {
+                return (bytes / factor).ToString(CultureInfo.InvariantCulture) + suffix;
+            }
+        }
+
+        return bytes.ToString(CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>A duration as an operator writes it, in the largest unit that divides it: <c>100ms</c>, <c>5s</c>, <c>2m</c>, <c>1d</c>.</summary>
+    public static string FormatDuration(TimeSpan duration)
+    {
+        foreach (var (suffix, milliseconds) in TimeUnits.Reverse())
+        {
+            var ticks = (long)(milliseconds * TimeSpan.TicksPerMillisecond);
+            if (duration.Ticks != 0 && duration.Ticks % ticks == 0)
+            {
+                return (duration.Ticks / ticks).ToString(CultureInfo.InvariantCulture) + suffix;
+            }
+        }
+
+        return duration.TotalMilliseconds.ToString(CultureInfo.InvariantCulture) + "ms";
     }
 
     /// <summary>

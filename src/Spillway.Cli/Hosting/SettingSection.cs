@@ -1,0 +1,20 @@
+namespace Spillway.Cli.Hosting;
+
+/// <summary>The sections of the configuration reference, in the order it lists them.</summary>
+internal enum SettingSection
+{
+    /// <summary>Where and how the sources listen, and what they do when the buffer is full.</summary>
+    Listeners,
+
+    /// <summary>The database the writers store into.</summary>
+    Database,
+
+    /// <summary>The bounds of what is held between the sources and the database.</summary>
+    Buffer,
+
+    /// <summary>The crash-safe log on disk.</summary>
+    SpillLog,
+
+    /// <summary>Stop, health and the log.</summary>
+    Operations,
+}

@@ -1,0 +1,131 @@
+using System.Net;
+using Spillway.Http;
+using Spillway.Pipeline;
+using Spillway.Sinks.Sqlite;
+using Spillway.Spill;
+using Spillway.Tcp;
+using Spillway.Udp;
+using static Spillway.Cli.Hosting.SettingSection;
+
+namespace Spillway.Cli.Hosting;
+
+/// <summary>
+/// Every setting of <c>spillway serve</c>, each declared once: name, kind, default, bounds, help and docs section.
+/// <c>serve</c> and <c>check-config</c> make their flags from it, <see cref="ServeSettings"/> reads and validates the
+/// file, environment and flags by it, and the configuration reference in docs/operations.md is generated from it
+/// (tests/Spillway.Cli.Tests/SettingsReference.cs). Adding a setting is a line here and its use.
+/// </summary>
+internal static class SettingsTable
+{
+    /// <summary>The default of <c>--writers</c> with PostgreSQL, chosen by measurement (docs/performance.md).</summary>
+    public const int DefaultPostgresWriters = 2;
+
+    // Static fields are initialised in the order they are written, so this list, first, takes each setting as it is made.
+    private static readonly List<Setting> Declared = [];
+
+    public static readonly Setting<IPEndPoint> ListenTcp = Declare(Setting.Endpoints("ListenTcp", TcpSourceOptions.DefaultEndpoint, Listeners,
+        "Listen for TCP syslog (LF, NUL or octet-counted frames) here; repeatable; port 0 picks a free port; *:PORT for every IPv4 " +
+        "interface, [::1]:PORT for IPv6; none turns TCP off"));
+
+    public static readonly Setting<IPEndPoint> ListenUdp = Declare(Setting.Endpoints("ListenUdp", UdpSourceOptions.DefaultEndpoint, Listeners,
+        "Listen for UDP syslog (one datagram, one message) here; repeatable; none turns UDP off"));
+
+    public static readonly Setting<IPEndPoint> ListenHttp = Declare(Setting.Endpoints("ListenHttp", HttpSourceOptions.DefaultEndpoint, Listeners,
+        "Listen for POST /ingest (text/plain, application/x-ndjson, application/json), GET /metrics and GET /health here; " +
+        "repeatable; none turns HTTP off"));
+
+    public static readonly Setting<FullPolicy> TcpWhenFull = Declare(Setting.Choice("TcpWhenFull", FullPolicy.Wait, Listeners,
+        "When the buffer is full, TCP waits (stops reading, pushing back on senders) or reads on and drops, counted, what does not fit"));
+
+    public static readonly Setting<FullPolicy> UdpWhenFull = Declare(Setting.Choice("UdpWhenFull", FullPolicy.Drop, Listeners,
+        "When the buffer is full, UDP drops and counts, or stops reading (the kernel then drops what no longer fits, uncounted)"));
+
+    public static readonly Setting<FullPolicy> HttpWhenFull = Declare(Setting.Choice("HttpWhenFull", FullPolicy.Drop, Listeners,
+        "When the buffer is full, HTTP answers 503 with Retry-After and takes none of the request (drop), or holds the request " +
+        "until there is room (wait)"));
+
+    public static readonly Setting<long> UdpReceiveBuffer = Declare(Setting.ByteSize("UdpReceiveBuffer", UdpSourceOptions.DefaultReceiveBufferBytes,
+        1024, int.MaxValue, Listeners,
+        "The UDP socket's receive buffer (SO_RCVBUF; Linux doubles it and caps it at net.core.rmem_max); the size granted is logged"));
+
+    public static readonly Setting<long> HttpMaxBodyBytes = Declare(Setting.ByteSize("HttpMaxBodyBytes", HttpSourceOptions.DefaultMaxBodyBytes,
+        1, 1L << 30, Listeners, "The largest request body; a larger one is answered 413"));
+
+    public static readonly Setting<long> MaxMessageBytes = Declare(Setting.ByteSize("MaxMessageBytes", TcpSourceOptions.DefaultMaxMessageBytes,
+        1, 64L << 20, Listeners, "The longest message; a longer frame is cut to it and kept in the rejects table as oversize"));
+
+    public static readonly Setting<string> Sqlite = Declare(Setting.Text("Sqlite", "PATH", SqliteSinkOptions.DefaultPath, Database,
+        "The SQLite database file, created with its directory if missing"));
+
+    public static readonly Setting<SqliteSynchronous> SqliteSynchronous = Declare(Setting.Choice("SqliteSynchronous",
+        Spillway.Sinks.Sqlite.SqliteSynchronous.Normal, Database,
+        "SQLite's PRAGMA synchronous. In WAL mode normal survives any crash of the process, and a power loss may take the last " +
+        "batches; full syncs every batch to disk; off never syncs"));
+
+    public static readonly Setting<string> Postgres = Declare(Setting.Text("Postgres", "CONNECTION", "", Database,
+        "Write to PostgreSQL instead of SQLite: an Npgsql connection string, such as \"Host=db;Username=spillway;Database=logs\"; " +
+        "a password in it is masked wherever Spillway prints it",
+        secret: true));
+
+    public static readonly Setting<string> PostgresTablePrefix = Declare(Setting.Text("PostgresTablePrefix", "PREFIX", "", Database,
+        "Put before the PostgreSQL table names: PREFIXmessages, PREFIXrejects, PREFIXbatches"));
+
+    public static readonly Setting<long> Writers = Declare(Setting.Count("Writers", "N", 1, 1, 64, Database,
+        "Writers storing batches in parallel, each with a connection of its own; SQLite takes one",
+        defaultText: $"{DefaultPostgresWriters} with PostgreSQL, 1 with SQLite"));
+
+    public static readonly Setting<long> MaxBufferMessages = Declare(Setting.Count("MaxBufferMessages", "COUNT", IngestBufferOptions.DefaultMaxMessages,
+        1, int.MaxValue, SettingSection.Buffer,
+        "Messages held in memory: the spill log's copy, from which writers that keep up take their batches; with --spill-dir none, " +
+        "the most accepted and not yet stored (beyond it TCP senders are pushed back)"));
+
+    public static readonly Setting<long> MaxBufferBytes = Declare(Setting.ByteSize("MaxBufferBytes", IngestBufferOptions.DefaultMaxBytes,
+        1, long.MaxValue, SettingSection.Buffer,
+        "Bytes held in memory: the spill log's copy, and apart from it the records waiting to be written to the disk (beyond it, " +
+        "as when the disk budget is spent, TCP is pushed back, UDP dropped and HTTP answered 503); with --spill-dir none, the " +
+        "bytes accepted and not yet stored"));
+
+    public static readonly Setting<long> BatchSize = Declare(Setting.Count("BatchSize", "COUNT", BatchWriterOptions.DefaultBatchSize,
+        1, 1_000_000, SettingSection.Buffer, "The most messages written in one transaction"));
+
+    public static readonly Setting<TimeSpan> BatchLinger = Declare(Setting.Duration("BatchLinger", BatchWriterOptions.DefaultLinger,
+        TimeSpan.Zero, TimeSpan.FromMinutes(1), SettingSection.Buffer,
+        "How long a batch waits to fill before it is written anyway"));
+
+    public static readonly Setting<string> SpillDir = Declare(Setting.Text("SpillDir", "PATH|none", "", SpillLog,
+        "The spill log: every accepted message is on disk here until it is stored, so it survives kill -9, and a database outage " +
+        "fills the disk instead of pushing back on senders (docs/durability.md); none keeps accepted messages in memory only",
+        defaultText: "the SQLite file's path + .spill; spillway.spill in the working directory with PostgreSQL"));
+
+    public static readonly Setting<long> SpillMaxBytes = Declare(Setting.ByteSize("SpillMaxBytes", SpillOptions.DefaultMaxBytes, 1L << 20,
+        long.MaxValue, SpillLog,
+        "The most disk the spill log may use; beyond it TCP is pushed back, UDP dropped (counted) and HTTP answered 503"));
+
+    public static readonly Setting<SpillFsync> SpillFsync = Declare(Setting.Choice("SpillFsync", Spillway.Spill.SpillFsync.Batch, SpillLog,
+        "When the spill log is forced to disk: before each group of appends counts as acknowledged (batch; survives a power loss), " +
+        "every --spill-fsync-interval (interval), or never (survives a crash of the process, not of the machine)"));
+
+    public static readonly Setting<TimeSpan> SpillFsyncInterval = Declare(Setting.Duration("SpillFsyncInterval", TimeSpan.FromSeconds(1),
+        TimeSpan.FromMilliseconds(1), TimeSpan.FromHours(1), SpillLog, "The period of --spill-fsync interval"));
+
+    public static readonly Setting<TimeSpan> StopReadTimeout = Declare(Setting.Duration("StopReadTimeout", new TcpSourceOptions().StopReadTimeout,
+        TimeSpan.Zero, TimeSpan.FromHours(1), Operations,
+        "On stop, how long connections whose senders are still sending are read before they are cut off"));
+
+    public static readonly Setting<TimeSpan> UnhealthyAfter = Declare(Setting.Duration("UnhealthyAfter", TimeSpan.FromSeconds(30),
+        TimeSpan.Zero, TimeSpan.FromDays(1), Operations,
+        "GET /health answers 503 once a writer has failed to store for this long"));
+
+    public static readonly Setting<LogFormat> LogFormat = Declare(Setting.Choice("LogFormat", Hosting.LogFormat.Text, Operations,
+        "The log on stderr: a line per event (text), or a JSON object per line for a log shipper (json)"));
+
+    /// <summary>Every setting, in the order declared above: the reference lists them in it within a section.</summary>
+    public static IReadOnlyList<Setting> All => Declared;
+
+    private static T Declare<T>(T setting)
+        where T : Setting
+    {
+        Declared.Add(setting);
+        return setting;
+    }
+}

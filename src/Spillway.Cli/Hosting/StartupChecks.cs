@@ -1,0 +1,122 @@
+using System.Net;
+using System.Net.Sockets;
+using Npgsql;
+using Spillway.Checks;
+using Spillway.Sinks.PostgreSql;
+using Spillway.Sinks.Sqlite;
+using Spillway.Spill;
+
+namespace Spillway.Cli.Hosting;
+
+/// <summary>
+/// The checks of the machine that <c>check-config</c> makes and <c>serve</c> makes at start, after the settings have
+/// been read: every address can be listened on now, the database is reachable with the rights the sink needs, the
+/// spill directory is writable, free and has room. Nothing is created or changed. A check is skipped when the
+/// setting it depends on was refused: that setting's own problem says enough.
+/// </summary>
+internal static class StartupChecks
+{
+    public static async Task<CheckReport> RunAsync(ServeSettings settings, SettingsReader reader, FileInfo? configFile, CancellationToken cancellationToken)
+    {
+        var report = new CheckReport();
+        CheckListeners(settings, reader, report);
+        if (!reader.Failed(SettingsTable.Sqlite, SettingsTable.Postgres, SettingsTable.PostgresTablePrefix))
+        {
+            if (settings.Postgres is { } postgres)
+            {
+                await using var dataSource = NpgsqlDataSource.Create(postgres.ConnectionString);
+                report.Add(await PostgresCheck.CheckAsync(dataSource, postgres, cancellationToken));
+            }
+            else
+            {
+                report.Add(SqliteCheck.Check(settings.Sqlite));
+            }
+        }
+
+        if (settings.Spill is { } spill && !reader.Failed(SettingsTable.SpillDir, SettingsTable.SpillMaxBytes))
+        {
+            report.Add(SpillCheck.Check(spill));
+        }
+
+        var postgresFromFile = reader.Resolved.Any(r => r.Setting == SettingsTable.Postgres && r.Origin == SettingOrigin.File);
+        if (configFile is not null && postgresFromFile && !OperatingSystem.IsWindows() && HoldsPassword(settings.Postgres?.ConnectionString)
+            && (File.GetUnixFileMode(configFile.FullName) & UnixFileMode.OtherRead) != 0)
+        {
+            report.Warning($"the config file '{configFile.FullName}' holds a database password and every user of this machine can read it: " +
+                "chmod o-r it (the package installs it 0640, group spillway)");
+        }
+
+        return report;
+    }
+
+    private static void CheckListeners(ServeSettings settings, SettingsReader reader, CheckReport report)
+    {
+        var streams = new HashSet<IPEndPoint>();
+        foreach (var (setting, endpoints, type, name) in new[]
+        {
+            (SettingsTable.ListenTcp, settings.ListenTcp, SocketType.Stream, "tcp"),
+            (SettingsTable.ListenHttp, settings.ListenHttp, SocketType.Stream, "http"),
+            (SettingsTable.ListenUdp, settings.ListenUdp, SocketType.Dgram, "udp"),
+        })
+        {
+            if (reader.Failed(setting))
+            {
+                continue;
+            }
+
+            foreach (var endpoint in endpoints)
+            {
+                // TCP and HTTP share the port space of TCP; the same address twice would fail the second bind at start.
+                if (endpoint.Port != 0 && type == SocketType.Stream && !streams.Add(endpoint))
+                {
+                    report.Problem($"{name} {endpoint} is given twice (in {SettingsTable.ListenTcp.Flag} or {SettingsTable.ListenHttp.Flag}): " +
+                        "one TCP port takes one listener");
+                    continue;
+                }
+
+                if (CannotBind(endpoint, type) is { } reason)
+                {
+                    report.Problem($"cannot listen on {name} {endpoint} ({setting.Flag}): {reason}");
+                }
+            }
+        }
+
+        if (report.Problems.Count == 0)
+        {
+            report.Fact($"listeners: {settings.ListenTcp.Count + settings.ListenUdp.Count + settings.ListenHttp.Count} addresses free to listen on");
+        }
+    }
+
+    /// <summary>Binds a socket as the source will, and closes it at once; null when that worked.</summary>
+    private static string? CannotBind(IPEndPoint endpoint, SocketType type)
+    {
+        try
+        {
+            using var socket = new Socket(endpoint.AddressFamily, type, type == SocketType.Stream ? ProtocolType.Tcp : ProtocolType.Udp);
+            socket.Bind(endpoint);
+            return null;
+        }
+        catch (SocketException ex)
+        {
+            return ex.SocketErrorCode switch
+            {
+                SocketError.AddressAlreadyInUse => "the address is in use (by another program, or another spillway serve)",
+                SocketError.AccessDenied => "permission denied (a port below 1024 needs CAP_NET_BIND_SERVICE: see deploy/spillway.service)",
+                SocketError.AddressNotAvailable => "no interface of this machine has that address",
+                _ => ex.Message,
+            };
+        }
+    }
+
+    private static bool HoldsPassword(string? connectionString)
+    {
+        try
+        {
+            return connectionString is not null && new NpgsqlConnectionStringBuilder(connectionString).Password is { Length: > 0 };
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+}
