@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds Spillway and runs every test: unit, property, socket and end-to-end (the built CLI as a process, fed by
-# real senders), and the sink tests against a real PostgreSQL. Needs the .NET SDK; SQLite ships inside
-# Microsoft.Data.Sqlite. Installed here when missing (as root, from Debian's packages): util-linux logger
-# (bsdutils) and python3, the real senders of the end-to-end tests, and postgresql, of which a private cluster is
-# started on a free loopback port for the run and stopped at the end, whatever the outcome.
+# real senders), the sink tests against a real PostgreSQL, and the Debian package (built, unpacked and checked by
+# deploy/test-deb.sh). Needs the .NET SDK; SQLite ships inside Microsoft.Data.Sqlite. Installed here when missing
+# (as root, from Debian's packages): util-linux logger (bsdutils) and python3, the real senders of the end-to-end
+# tests; postgresql, of which a private cluster is started on a free loopback port for the run and stopped at the
+# end, whatever the outcome; binutils (strip) and lintian for the package.
 # Set SPILLWAY_STRESS=1 for ten times the iterations of the concurrency tests.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -12,6 +13,10 @@ missing=()
 command -v logger >/dev/null || missing+=(bsdutils)
 command -v python3 >/dev/null || missing+=(python3)
 ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || missing+=(postgresql)
+optional=()
+command -v strip >/dev/null || optional+=(binutils)
+command -v lintian >/dev/null || optional+=(lintian)
+[ "$(id -u)" -eq 0 ] && missing+=("${optional[@]}")
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test.sh: the end-to-end tests need ${missing[*]}; install them (apt-get install ${missing[*]}) or run as root" >&2
@@ -72,13 +77,29 @@ dotnet test Spillway.slnx -c "$configuration" --no-build --nologo -m:1 \
 status=${PIPESTATUS[0]}
 set -e
 
-# One closing line for people and CI: the totals over every test assembly.
+# The Debian package: built as a release would be, unpacked and checked (not installed). Needs dpkg-deb and strip.
+if command -v dpkg-deb >/dev/null && command -v strip >/dev/null; then
+  echo "test.sh: building and checking the Debian package"
+  if package=$(deploy/build-deb.sh "$results/deb" | tail -n 1); then
+    deploy/test-deb.sh "$package" | tee "$results/package.log" || status=1
+  else
+    echo "not ok - deploy/build-deb.sh builds the package" | tee "$results/package.log"
+    status=1
+  fi
+else
+  echo "test.sh: the Debian package is not checked: dpkg-deb or strip (binutils) is missing" | tee "$results/package.log"
+fi
+
+# One closing line for people and CI: the totals over every test assembly and the package's checks.
 awk '/^(Passed|Failed)! +- / {
        for (i = 1; i <= NF; i++) {
          if ($i == "Failed:") failed += $(i + 1); if ($i == "Passed:") passed += $(i + 1); if ($i == "Skipped:") skipped += $(i + 1)
        }
        assemblies++
      }
+     FILENAME ~ /package.log$/ && /^ok - # SKIP/ { skipped++; next }
+     FILENAME ~ /package.log$/ && /^ok - / { passed++ }
+     FILENAME ~ /package.log$/ && /^not ok - / { failed++ }
      END { printf "tests: %d passed, %d failed, %d skipped\n", passed, failed, skipped
-           if (assemblies == 0) exit 1 }' "$results/test.log" || { echo "tests: no test assembly reported a result" >&2; exit 1; }
+           if (assemblies == 0) exit 1 }' "$results/test.log" "$results/package.log" || { echo "tests: no test assembly reported a result" >&2; exit 1; }
 exit "$status"
