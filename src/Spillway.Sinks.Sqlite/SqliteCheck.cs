@@ -12,6 +12,10 @@ public static class SqliteCheck
     /// Checks that the database file is a SQLite database this user can read and write, or that it can be created;
     /// and that its directory takes new files (the write-ahead log and its index live beside it).
     /// </summary>
+    /// <remarks>
+    /// Call it before this process opens the database: closing any descriptor of a file drops every POSIX lock the
+    /// process holds on it, SQLite's own included.
+    /// </remarks>
     public static CheckReport Check(SqliteSinkOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
