@@ -76,6 +76,10 @@ public sealed class HttpSourceTests
     [InlineData("application/json", "{not json", "the body is not a JSON message object")]
     [InlineData("application/json", "[{\"message\":\"a\"},{\"message\":\"b\",\"severity\":9}]", "element 1: facility must be 0 to 23 and severity 0 to 7")]
     [InlineData("application/x-ndjson", "{\"message\":\"a\"}\n{\"message\":1}\n", "line 2 is not a JSON message object")]
+    [InlineData("application/json", "{\"message\":\"first\"}{\"message\":\"second\"}", "the body holds more than one JSON value, or bytes after it (its value ends at byte 19)")]
+    [InlineData("application/json", "[{\"message\":\"first\"}] trailing", "the body holds more than one JSON value, or bytes after it (its value ends at byte 21)")]
+    [InlineData("application/json", "{\"message\":\"first\"}\n{\"message\":\"second\"}\n", "the body holds more than one JSON value")]
+    [InlineData("application/x-ndjson", "{\"message\":\"a\"}\n{\"message\":\"b\"} {\"message\":\"c\"}\n", "line 2 holds more than one JSON value")]
     public async Task A_body_that_cannot_be_read_is_refused_whole_with_400_and_the_reason(string contentType, string body, string reason)
     {
         await using var harness = await SourceHarness.StartHttpAsync();

@@ -27,6 +27,15 @@ namespace Spillway.Http;
 /// </summary>
 public sealed class HttpSource : ISource
 {
+    /// <summary>The reason a request whose body could not be read is logged under.</summary>
+    public const string BadRequest = "bad-request";
+
+    /// <summary>The reason a request whose client went away mid-body is logged under.</summary>
+    public const string AbortedRequest = "aborted-request";
+
+    // Kestrel's words (CoreStrings.BadRequest_UnexpectedEndOfRequestContent) for a body that ended before its length.
+    private const string EndOfContent = "Unexpected end of request content.";
+
     private readonly HttpSourceOptions _options;
     private readonly IIngestBuffer _buffer;
     private readonly BadInputLog _badInput;
@@ -176,11 +185,11 @@ public sealed class HttpSource : ISource
         var body = request.BodyReader;
         try
         {
-            var result = await body.ReadAsync(context.RequestAborted).ConfigureAwait(false);
+            var result = await body.ReadAsync().ConfigureAwait(false);
             while (!result.IsCompleted)
             {
                 body.AdvanceTo(result.Buffer.Start, result.Buffer.End);
-                result = await body.ReadAsync(context.RequestAborted).ConfigureAwait(false);
+                result = await body.ReadAsync().ConfigureAwait(false);
             }
 
             try
@@ -197,8 +206,38 @@ public sealed class HttpSource : ISource
             await AnswerAsync(context, ex.StatusCode, $"the body is over the limit of {_options.MaxBodyBytes} bytes").ConfigureAwait(false);
             return;
         }
+        catch (BadHttpRequestException ex) when (ex.Message == EndOfContent)
+        {
+            // The client closed its side before the body was whole: nobody reads an answer. Kestrel ends the connection
+            // quietly when the exception reaches it; a handler that answers instead leaves it mid-read, and it logs a warning.
+            _badInput.Report(AbortedRequest, Transport.Http, peer, "the client closed the connection before the body was whole; nothing was taken");
+            throw;
+        }
+        catch (BadHttpRequestException ex)
+        {
+            // Kestrel could not read the body (bad chunking, a body shorter than its Content-Length): its 4xx, said once a minute.
+            _badInput.Report(BadRequest, Transport.Http, peer, ex.Message);
+            await AnswerAsync(context, ex.StatusCode, $"the body cannot be read: {ex.Message}; nothing was taken").ConfigureAwait(false);
+            return;
+        }
+        catch (IOException ex) when (!context.RequestAborted.IsCancellationRequested)
+        {
+            // A chunk size past what Kestrel can count comes wrapped in an IOException, not a BadHttpRequestException.
+            _badInput.Report(BadRequest, Transport.Http, peer, ex.Message);
+            await AnswerAsync(context, StatusCodes.Status400BadRequest, $"the body cannot be read: {ex.Message}; nothing was taken")
+                .ConfigureAwait(false);
+            return;
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException && context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away before its body was whole: nobody to answer, and nothing was taken. Kestrel ends such a
+            // connection quietly when the exception reaches it; a handler that returns instead leaves its reader mid-read.
+            _badInput.Report(AbortedRequest, Transport.Http, peer, "the client closed the connection before the body was whole; nothing was taken");
+            throw;
+        }
         catch (BadRequestException ex)
         {
+            _badInput.Report(BadRequest, Transport.Http, peer, ex.Message);
             await AnswerAsync(context, StatusCodes.Status400BadRequest, ex.Message).ConfigureAwait(false);
             return;
         }
@@ -220,15 +259,30 @@ public sealed class HttpSource : ISource
 
         if (_options.WhenFull == FullPolicy.Wait)
         {
-            foreach (var item in items)
+            var taken = 0;
+            try
             {
-                await _buffer.WriteAsync(item, _abort).ConfigureAwait(false);
+                foreach (var item in items)
+                {
+                    await _buffer.WriteAsync(item, _abort).ConfigureAwait(false);
+                    taken++;
+                }
+            }
+            catch (Exception ex) when (ex is OperationCanceledException && _abort.IsCancellationRequested || ex is InvalidOperationException)
+            {
+                // A forced stop (or the end of input) while the request waited for room. What was taken is in the buffer and
+                // kept; the answer says how much, since a client that sends it all again doubles that part.
+                context.Response.Headers.RetryAfter = RetryAfter;
+                await AnswerAsync(context, StatusCodes.Status503ServiceUnavailable,
+                    $"the service stopped while the request waited for room: {taken} of {items.Count} messages were taken " +
+                    $"and are kept; send the last {items.Count - taken} again later").ConfigureAwait(false);
+                return;
             }
         }
         else if (!_buffer.TryWriteAll(items))
         {
             _badInput.Report(SourceWriter.BufferFull, Transport.Http, peer, "the buffer is full: answered 503, nothing of the request taken");
-            context.Response.Headers.RetryAfter = ((int)_options.RetryAfter.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            context.Response.Headers.RetryAfter = RetryAfter;
             await AnswerAsync(context, StatusCodes.Status503ServiceUnavailable, "the buffer is full; nothing was taken, send it again later")
                 .ConfigureAwait(false);
             return;
@@ -240,6 +294,7 @@ public sealed class HttpSource : ISource
         }
         catch (OperationCanceledException) when (_abort.IsCancellationRequested)
         {
+            context.Response.Headers.RetryAfter = RetryAfter;
             await AnswerAsync(context, StatusCodes.Status503ServiceUnavailable, "the service was stopped before the messages were stored")
                 .ConfigureAwait(false);
             return;
@@ -258,6 +313,8 @@ public sealed class HttpSource : ISource
         await JsonSerializer.SerializeAsync(context.Response.Body, new IngestResponse(items.Count - rejected, rejected),
             HttpJsonContext.Web.IngestResponse, context.RequestAborted).ConfigureAwait(false);
     }
+
+    private string RetryAfter => ((int)_options.RetryAfter.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private static async Task AnswerAsync(HttpContext context, int status, string error)
     {

@@ -71,17 +71,39 @@ internal sealed class RequestBodyReader(FrameDecoder decoder, BadInputLog badInp
         return [ToItem(Deserialize(body, HttpJsonContext.Web.JsonMessage, "the body"), "the body", peer)];
     }
 
+    /// <summary>
+    /// Reads exactly one JSON value: anything after it but white space (a second object, a stray byte) refuses the
+    /// whole body, since taking the first value alone would drop the rest while answering that it was accepted.
+    /// </summary>
     private static T? Deserialize<T>(ReadOnlySequence<byte> json, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, string where)
     {
+        var reader = new Utf8JsonReader(json);
+        T? value;
         try
         {
-            var reader = new Utf8JsonReader(json);
-            return JsonSerializer.Deserialize(ref reader, type);
+            value = JsonSerializer.Deserialize(ref reader, type);
         }
         catch (JsonException ex)
         {
             throw new BadRequestException($"{where} is not a JSON message object: {ex.Message}");
         }
+
+        // The reader takes one value only: a token after it (white space aside) throws rather than reads.
+        var end = reader.BytesConsumed;
+        try
+        {
+            if (reader.Read())
+            {
+                throw new JsonException();
+            }
+        }
+        catch (JsonException)
+        {
+            throw new BadRequestException($"{where} holds more than one JSON value, or bytes after it (its value ends at byte {end}): " +
+                "send one value, an array for several messages, or application/x-ndjson with one object a line; nothing was taken");
+        }
+
+        return value;
     }
 
     private IngestItem ToItem(JsonMessage? json, string where, string peer)
