@@ -12,4 +12,13 @@ internal static partial class Log
     [LoggerMessage(EventId = EventIds.JournalModeNotWal, Level = LogLevel.Warning,
         Message = "SQLite database {Path} could not switch to WAL (journal_mode is {JournalMode}); writes will block readers")]
     public static partial void JournalModeNotWal(ILogger logger, string path, string journalMode);
+
+    [LoggerMessage(EventId = EventIds.SqliteDamaged, Level = LogLevel.Warning,
+        Message = "SQLite database {Path} fails PRAGMA quick_check ({Finding}); writing into it anyway, as --sqlite-allow-damaged says")]
+    public static partial void Damaged(ILogger logger, string path, string finding);
+
+    [LoggerMessage(EventId = EventIds.SqliteFileReplaced, Level = LogLevel.Error,
+        Message = "SQLite database {Path} was deleted or replaced under the running service ({What}): reopened at the path, and the " +
+            "batch written there again; what earlier batches stored is in the file that was removed")]
+    public static partial void FileReplaced(ILogger logger, string path, string what);
 }

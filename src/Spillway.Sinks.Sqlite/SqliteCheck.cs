@@ -50,6 +50,12 @@ public static class SqliteCheck
             }
         }
 
+        if (File.Exists(path) && !OperatingSystem.IsWindows() && (File.GetUnixFileMode(path) & DirectoryCheck.GroupOrOther) != 0)
+        {
+            report.Warning($"the SQLite database '{path}' can be read by other users of this machine " +
+                $"(mode {DirectoryCheck.Octal(File.GetUnixFileMode(path))}): chmod 600 it, and its -wal and -shm files");
+        }
+
         if (DirectoryCheck.CannotWrite(Path.GetDirectoryName(path) ?? "/", "the SQLite database's directory") is { } problem)
         {
             report.Problem(problem);

@@ -91,6 +91,9 @@ public sealed class SqliteSink : ISink
     /// <summary>The database file's absolute path.</summary>
     public string FullPath { get; }
 
+    /// <summary>How often the file was found deleted or replaced under the sink, and made anew at the path.</summary>
+    public int Replaced { get; private set; }
+
     /// <summary>Formats a time as stored in <c>received_at</c> and <c>timestamp</c>: ISO 8601 in UTC, to the microsecond.</summary>
     public static string FormatTime(DateTimeOffset time) =>
         time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);
@@ -107,7 +110,7 @@ public sealed class SqliteSink : ISink
                 Directory.CreateDirectory(directory);
             }
 
-            _session ??= OpenSession();
+            _session ??= OpenSession(checkIntegrity: true);
         }
         catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
         {
@@ -126,6 +129,17 @@ public sealed class SqliteSink : ISink
         {
             var session = _session ??= OpenSession();
             session.Write(batch, cancellationToken);
+            if (FileIdentity.Of(FullPath) != session.Identity)
+            {
+                // Deleted or replaced under us: the batch went into a file nobody will read. It is still the writer's
+                // (uncommitted in the buffer), so it is written again into a database made anew at the path.
+                Log.FileReplaced(_logger, FullPath, FileIdentity.Of(FullPath) is null ? "no file at the path" : "another file at the path");
+                session.EmptyWriteAheadLog();
+                Reset();
+                session = _session = OpenSession();
+                session.Write(batch, cancellationToken);
+                Replaced++;
+            }
         }
         catch (Exception ex) when (ex is not OperationCanceledException && cancellationToken.IsCancellationRequested)
         {
@@ -155,12 +169,16 @@ public sealed class SqliteSink : ISink
         _session = null;
     }
 
-    private Session OpenSession()
+    private Session OpenSession(bool checkIntegrity = false)
     {
         var connection = new SqliteConnection(_connectionString);
         try
         {
             connection.Open();
+            if (checkIntegrity)
+            {
+                CheckIntegrity(connection);
+            }
             var journalMode = Scalar(connection, "PRAGMA journal_mode = WAL");
             if (!string.Equals(journalMode, "wal", StringComparison.OrdinalIgnoreCase))
             {
@@ -170,7 +188,7 @@ public sealed class SqliteSink : ISink
             Execute(connection, $"PRAGMA synchronous = {_options.Synchronous.ToString().ToUpperInvariant()}");
             Execute(connection, Schema);
             Execute(connection, PruneBatches);
-            var session = new Session(connection);
+            var session = new Session(connection) { Identity = FileIdentity.Of(FullPath) };
             Log.Opened(_logger, FullPath, journalMode, _options.Synchronous);
             return session;
         }
@@ -179,6 +197,44 @@ public sealed class SqliteSink : ISink
             connection.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// <c>PRAGMA quick_check</c> at start: a damaged database is refused (or written into with a warning, when allowed),
+    /// since batches written into it might be lost with it. It reads every page, so it takes a while on a large file.
+    /// </summary>
+    private void CheckIntegrity(SqliteConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA quick_check(5)";
+        var findings = new List<string>();
+        try
+        {
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                findings.Add(reader.GetString(0));
+            }
+        }
+        catch (SqliteException ex) when (ex.SqliteErrorCode == 11)
+        {
+            findings.Add(ex.Message); // SQLITE_CORRUPT: too damaged for the check to finish
+        }
+
+        if (findings is ["ok"])
+        {
+            return;
+        }
+
+        var finding = string.Join("; ", findings);
+        if (!_options.AllowDamaged)
+        {
+            throw new SinkUnavailableException(
+                $"the SQLite database '{FullPath}' fails PRAGMA quick_check ({finding}): restore it from a backup or move it aside, " +
+                "or start with --sqlite-allow-damaged to write into it anyway");
+        }
+
+        Log.Damaged(_logger, FullPath, finding);
     }
 
     private static void Execute(SqliteConnection connection, string sql)
@@ -208,6 +264,9 @@ public sealed class SqliteSink : ISink
         private readonly SqliteParameter[] _r;
         private readonly SqliteParameter[] _find;
         private readonly SqliteParameter[] _insert;
+
+        /// <summary>The file the connection opened, as the path named it then.</summary>
+        public FileIdentity? Identity { get; init; }
 
         public Session(SqliteConnection connection)
         {
@@ -263,6 +322,24 @@ public sealed class SqliteSink : ISink
 
             cancellationToken.ThrowIfCancellationRequested();
             transaction.Commit();
+        }
+
+        /// <summary>
+        /// Moves the write-ahead log into the file it belongs to and empties it. Its name stays at the path after the
+        /// file was replaced there, and a connection to the new file would otherwise read the old file's pages from it.
+        /// </summary>
+        public void EmptyWriteAheadLog()
+        {
+            try
+            {
+                using var command = _connection.CreateCommand();
+                command.CommandText = "PRAGMA wal_checkpoint(TRUNCATE)";
+                command.ExecuteNonQuery();
+            }
+            catch (SqliteException)
+            {
+                // Nothing more can be done for the old file; the batch is written again into the new one regardless.
+            }
         }
 
         public void Dispose()

@@ -21,6 +21,12 @@ public sealed record SqliteSinkOptions
     /// </summary>
     public TimeSpan BusyTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Whether to write into a database that fails <c>PRAGMA quick_check</c> at start (with a warning) instead of
+    /// refusing to start. <value>The default is false.</value>
+    /// </summary>
+    public bool AllowDamaged { get; init; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first value that is out of range.</summary>
     public void Validate()
     {

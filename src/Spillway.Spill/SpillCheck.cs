@@ -31,6 +31,12 @@ public static class SpillCheck
             report.Problem($"cannot open the spill log '{directory}': another process holds it ({holder}); is another spillway serve running?");
         }
 
+        if (Directory.Exists(directory) && !OperatingSystem.IsWindows() && (File.GetUnixFileMode(directory) & DirectoryCheck.GroupOrOther) != 0)
+        {
+            report.Warning($"the spill directory '{directory}' can be entered by other users of this machine " +
+                $"(mode {DirectoryCheck.Octal(File.GetUnixFileMode(directory))}): chmod 700 it");
+        }
+
         // Records already in the log count against the budget and are on the disk already.
         var held = Directory.Exists(directory)
             ? new DirectoryInfo(directory).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length)

@@ -44,7 +44,7 @@ public sealed partial class OperationsDocTests
             Assert.False(string.IsNullOrWhiteSpace(setting.DefaultText), $"{setting.Name} has no default");
             Assert.False(string.IsNullOrWhiteSpace(setting.Help), $"{setting.Name} has no help");
             Assert.False(string.IsNullOrWhiteSpace(setting.Expected), $"{setting.Name} says nothing of what it takes");
-            Assert.Contains($"| `{setting.Flag} ", doc, StringComparison.Ordinal);
+            Assert.Contains(setting.IsSwitch ? $"| `{setting.Flag}` " : $"| `{setting.Flag} ", doc, StringComparison.Ordinal);
         }
 
         Assert.Equal(SettingsTable.All.Count, SettingsTable.All.Select(s => s.Name).Distinct(StringComparer.OrdinalIgnoreCase).Count());
@@ -110,6 +110,7 @@ public sealed partial class OperationsDocTests
     private static string Sample(Setting setting) => setting switch
     {
         Setting<System.Net.IPEndPoint> => "127.0.0.1:0",
+        Setting<bool> => "true",
         Setting<TimeSpan> => "1ms",
         Setting<long> when setting == SettingsTable.Writers => "1",
         Setting<long> when setting == SettingsTable.MaxBufferMessages => "20000",

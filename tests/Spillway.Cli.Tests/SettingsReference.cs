@@ -38,7 +38,7 @@ internal static class SettingsReference
             foreach (var setting in SettingsTable.All.Where(s => s.Section == section))
             {
                 text.AppendLine(
-                    $"| `{setting.Flag} {Cell(setting.ValueName)}` | `{setting.Name}`{(setting.IsList ? " (a list)" : "")} | `{setting.EnvironmentVariable}` " +
+                    $"| `{(setting.IsSwitch ? setting.Flag : $"{setting.Flag} {Cell(setting.ValueName)}")}` | `{setting.Name}`{(setting.IsList ? " (a list)" : "")} | `{setting.EnvironmentVariable}` " +
                     $"| {Default(setting)} | {Cell(setting.Help)}{(setting.Reloadable ? " (taken on reload)" : "")} |");
             }
         }

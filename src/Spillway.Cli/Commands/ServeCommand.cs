@@ -53,6 +53,7 @@ internal static class ServeCommand
         }
 
         var settings = plan.Settings!;
+        PrivateFiles.Apply();
         IHost host;
         try
         {

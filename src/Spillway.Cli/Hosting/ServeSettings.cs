@@ -125,7 +125,11 @@ internal sealed record ServeSettings
             TcpWhenFull = reader.Get(SettingsTable.TcpWhenFull),
             UdpWhenFull = reader.Get(SettingsTable.UdpWhenFull),
             UdpReceiveBuffer = (int)reader.Get(SettingsTable.UdpReceiveBuffer),
-            Sqlite = new SqliteSinkOptions { Path = reader.Get(SettingsTable.Sqlite), Synchronous = reader.Get(SettingsTable.SqliteSynchronous) },
+            Sqlite = new SqliteSinkOptions
+            {
+                Path = reader.Get(SettingsTable.Sqlite), Synchronous = reader.Get(SettingsTable.SqliteSynchronous),
+                AllowDamaged = reader.Get(SettingsTable.SqliteAllowDamaged),
+            },
             Buffer = new IngestBufferOptions
             {
                 MaxMessages = (int)reader.Get(SettingsTable.MaxBufferMessages), MaxBytes = reader.Get(SettingsTable.MaxBufferBytes),

@@ -61,10 +61,15 @@ internal abstract class Setting
     /// <summary>How errors name the setting, so the operator finds it whichever layer it came from.</summary>
     public string Describe() => $"{Flag} (config key {Name}, environment {EnvironmentVariable})";
 
+    /// <summary>Whether the setting is on or off: its flag alone turns it on.</summary>
+    public bool IsSwitch => this is Setting<bool>;
+
     /// <summary>The flag, with the help and the default.</summary>
-    public Option CreateOption() => IsList
-        ? new Option<string[]>(Flag) { Description = HelpLine, HelpName = ValueName }
-        : new Option<string>(Flag) { Description = HelpLine, HelpName = ValueName };
+    public Option CreateOption() => IsSwitch
+        ? new Option<bool>(Flag) { Description = HelpLine, Arity = ArgumentArity.ZeroOrOne }
+        : IsList
+            ? new Option<string[]>(Flag) { Description = HelpLine, HelpName = ValueName }
+            : new Option<string>(Flag) { Description = HelpLine, HelpName = ValueName };
 
     /// <summary>A whole number within bounds.</summary>
     public static Setting<long> Count(string name, string valueName, long @default, long min, long max, SettingSection section, string help,
@@ -108,6 +113,16 @@ internal abstract class Setting
                 return !string.IsNullOrWhiteSpace(text);
             },
             v => v.Length == 0 ? "none" : v, help, section, defaultText) { Secret = secret };
+
+    /// <summary>On or off: the flag alone, or <c>true</c>, <c>false</c> (also yes, no, on, off) in the file and the environment.</summary>
+    public static Setting<bool> Switch(string name, SettingSection section, string help) =>
+        new(name, "", false, "true or false",
+            (string text, out bool value) =>
+            {
+                value = text.Trim().ToLowerInvariant() is "true" or "yes" or "on" or "1";
+                return value || text.Trim().ToLowerInvariant() is "false" or "no" or "off" or "0";
+            },
+            v => v ? "true" : "false", help, section);
 
     /// <summary>A list of addresses to listen on; <c>none</c> alone makes it empty.</summary>
     public static Setting<IPEndPoint> Endpoints(string name, IPEndPoint @default, SettingSection section, string help) =>

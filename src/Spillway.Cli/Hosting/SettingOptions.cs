@@ -41,6 +41,9 @@ internal sealed class SettingOptions
                 case Option<string> single when parseResult.GetValue(single) is { } value:
                     flags[setting.Name] = [value];
                     break;
+                case Option<bool> on when parseResult.GetResult(on) is not null:
+                    flags[setting.Name] = [parseResult.GetValue(on) ? "true" : "false"];
+                    break;
             }
         }
 

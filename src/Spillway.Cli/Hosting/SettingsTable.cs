@@ -62,6 +62,10 @@ internal static class SettingsTable
         "SQLite's PRAGMA synchronous. In WAL mode normal survives any crash of the process, and a power loss may take the last " +
         "batches; full syncs every batch to disk; off never syncs"));
 
+    public static readonly Setting<bool> SqliteAllowDamaged = Declare(Setting.Switch("SqliteAllowDamaged", Database,
+        "Write into a SQLite database that fails PRAGMA quick_check at start (with a warning), instead of refusing to start; " +
+        "what is written may be lost with the damage"));
+
     public static readonly Setting<string> Postgres = Declare(Setting.Text("Postgres", "CONNECTION", "", Database,
         "Write to PostgreSQL instead of SQLite: an Npgsql connection string, such as \"Host=db;Username=spillway;Database=logs\"; " +
         "a password in it is masked wherever Spillway prints it",

@@ -3,6 +3,13 @@ namespace Spillway.Checks;
 /// <summary>Whether files can be made in a directory, found by making one, without creating the directory itself.</summary>
 public static class DirectoryCheck
 {
+    /// <summary>The permission bits that let users other than the owner in.</summary>
+    public const UnixFileMode GroupOrOther = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
+        | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
+
+    /// <summary>A mode as chmod writes it: <c>0644</c>.</summary>
+    public static string Octal(UnixFileMode mode) => "0" + Convert.ToString((int)mode & 0x1FF, 8);
+
     /// <summary>
     /// The directory that <paramref name="directory"/> is or would be created in: itself when it exists, else its
     /// nearest existing parent.

@@ -33,6 +33,8 @@ public static class EventIds
     public const int JournalModeNotWal = 3003;
     public const int PostgresOpened = 3004;
     public const int PostgresRefused = 3005;
+    public const int SqliteDamaged = 3006;
+    public const int SqliteFileReplaced = 3007;
 
     // 4xxx: the spill log
     public const int SpillOpened = 4001;
