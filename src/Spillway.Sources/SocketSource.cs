@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Spillway.Diagnostics;
 using Spillway.Framing;
 using Spillway.Messages;
 using Spillway.Pipeline;
@@ -30,6 +31,7 @@ public abstract class SocketSource : ISource
         Decoder = pipeline.Decoder;
         Time = pipeline.Time;
         Tracker = new ListenerStatusTracker(pipeline.Time);
+        BadInput = pipeline.BadInput;
     }
 
     /// <inheritdoc />
@@ -40,6 +42,12 @@ public abstract class SocketSource : ISource
 
     /// <inheritdoc />
     public virtual int OpenConnections => 0;
+
+    /// <inheritdoc />
+    public SourceLimitCounters Limits { get; } = new();
+
+    /// <summary>Where input turned away is logged, once per reason per minute.</summary>
+    protected BadInputLog BadInput { get; }
 
     /// <summary>Where the loops report failures and recoveries.</summary>
     protected ListenerStatusTracker Tracker { get; }

@@ -114,6 +114,7 @@ public sealed partial class OperationsDocTests
         Setting<TimeSpan> => "1ms",
         Setting<long> when setting == SettingsTable.Writers => "1",
         Setting<long> when setting == SettingsTable.MaxBufferMessages => "20000",
+        Setting<long> when setting == SettingsTable.HttpMaxBodyBytesInFlight => "128MiB",
         Setting<long> when setting.ValueName == "SIZE" => "2MiB",
         Setting<long> => "7",
         Setting<string> when setting == SettingsTable.Postgres => "Host=db;Username=spillway",

@@ -273,4 +273,17 @@ public sealed class ServeSettingsTests
         var error = Assert.Throws<SettingsException>(() => Load(new() { ["BatchSize:0"] = "1", ["BatchSize:1"] = "2" }));
         Assert.StartsWith("invalid value for --batch-size", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void The_limits_at_the_edges_are_settings_and_the_bodies_in_flight_hold_at_least_one_body()
+    {
+        var settings = Load(new() { ["TcpMaxConnections"] = "500", ["TcpIdleTimeout"] = "10m", ["HttpMaxBodyBytesInFlight"] = "16MiB" });
+        Assert.Equal(500, settings.Tcp.MaxConnections);
+        Assert.Equal(TimeSpan.FromMinutes(10), settings.Tcp.IdleTimeout);
+        Assert.Equal(16L << 20, settings.Http.MaxBodyBytesInFlight);
+        Assert.Equal(TimeSpan.Zero, Load().Tcp.IdleTimeout);
+
+        var error = Assert.Throws<SettingsException>(() => Load(new() { ["HttpMaxBodyBytesInFlight"] = "1MiB", ["HttpMaxBodyBytes"] = "2MiB" }));
+        Assert.StartsWith("--http-max-body-bytes-in-flight (config key HttpMaxBodyBytesInFlight", error.Message, StringComparison.Ordinal);
+    }
 }

@@ -23,6 +23,15 @@ internal sealed class ServeMetrics
             () => listeners.Where(s => s.Transport == Transport.Tcp).Select(s =>
                 new Measurement<int>(s.OpenConnections, new KeyValuePair<string, object?>("source", s.Transport.ToName()))),
             "{connection}", "Connections open now, by source (HTTP's are kestrel.active_connections)");
+        pipeline.Meter.CreateObservableCounter("spillway.connections.refused",
+            () => Per(listeners, Transport.Tcp, s => s.Limits.ConnectionsRefused), "{connection}",
+            "Connections accepted and closed at once because the listener held --tcp-max-connections already, by source");
+        pipeline.Meter.CreateObservableCounter("spillway.connections.idle_closed",
+            () => Per(listeners, Transport.Tcp, s => s.Limits.IdleClosed), "{connection}",
+            "Connections closed after --tcp-idle-timeout with nothing received, by source");
+        pipeline.Meter.CreateObservableCounter("spillway.http.requests.refused",
+            () => Per(listeners, Transport.Http, s => s.Limits.RequestsRefused), "{request}",
+            "Requests answered 503 before their body was read, because --http-max-body-bytes-in-flight was held already");
         if (buffer is SpillBuffer spill)
         {
             var meter = pipeline.Meter;
@@ -37,6 +46,10 @@ internal sealed class ServeMetrics
                 "Bytes of a torn last write cut off the spill log at the start (and kept in its quarantine directory)");
         }
     }
+
+    private static IEnumerable<Measurement<long>> Per(List<ISource> sources, Transport transport, Func<ISource, long> count) =>
+        sources.Where(s => s.Transport == transport)
+            .Select(s => new Measurement<long>(count(s), new KeyValuePair<string, object?>("source", s.Transport.ToName())));
 
     private static IEnumerable<Measurement<int>> WriterStates(WriterPool pool) =>
         pool.Writers.SelectMany((writer, i) => States.Select(state => new Measurement<int>(

@@ -27,6 +27,12 @@ internal sealed record ServeSettings
 
     public required long HttpMaxBodyBytes { get; init; }
 
+    public required long HttpMaxBodyBytesInFlight { get; init; }
+
+    public required int TcpMaxConnections { get; init; }
+
+    public required TimeSpan TcpIdleTimeout { get; init; }
+
     public required FullPolicy TcpWhenFull { get; init; }
 
     public required FullPolicy UdpWhenFull { get; init; }
@@ -63,11 +69,13 @@ internal sealed record ServeSettings
     public TcpSourceOptions Tcp => new()
     {
         Endpoints = ListenTcp, MaxMessageBytes = MaxMessageBytes, StopReadTimeout = StopReadTimeout, WhenFull = TcpWhenFull,
+        MaxConnections = TcpMaxConnections, IdleTimeout = TcpIdleTimeout,
     };
 
     public HttpSourceOptions Http => new()
     {
         Endpoints = ListenHttp, MaxMessageBytes = MaxMessageBytes, WhenFull = HttpWhenFull, MaxBodyBytes = HttpMaxBodyBytes,
+        MaxBodyBytesInFlight = HttpMaxBodyBytesInFlight,
     };
 
     public UdpSourceOptions Udp => new()
@@ -122,6 +130,9 @@ internal sealed record ServeSettings
             ListenHttp = reader.GetList(SettingsTable.ListenHttp),
             HttpWhenFull = reader.Get(SettingsTable.HttpWhenFull),
             HttpMaxBodyBytes = reader.Get(SettingsTable.HttpMaxBodyBytes),
+            HttpMaxBodyBytesInFlight = reader.Get(SettingsTable.HttpMaxBodyBytesInFlight),
+            TcpMaxConnections = (int)reader.Get(SettingsTable.TcpMaxConnections),
+            TcpIdleTimeout = reader.Get(SettingsTable.TcpIdleTimeout),
             TcpWhenFull = reader.Get(SettingsTable.TcpWhenFull),
             UdpWhenFull = reader.Get(SettingsTable.UdpWhenFull),
             UdpReceiveBuffer = (int)reader.Get(SettingsTable.UdpReceiveBuffer),
@@ -189,6 +200,14 @@ internal sealed record ServeSettings
             reader.Problem(
                 $"{SettingsTable.MaxMessageBytes.Describe()} ({settings.MaxMessageBytes}) must not exceed " +
                 $"{SettingsTable.MaxBufferBytes.Describe()} ({settings.Buffer.MaxBytes}): one message must fit in the buffer");
+        }
+
+        if (settings.HttpMaxBodyBytesInFlight < settings.HttpMaxBodyBytes
+            && !reader.Failed(SettingsTable.HttpMaxBodyBytesInFlight, SettingsTable.HttpMaxBodyBytes))
+        {
+            reader.Problem(
+                $"{SettingsTable.HttpMaxBodyBytesInFlight.Describe()} ({settings.HttpMaxBodyBytesInFlight}) must hold at least one body of " +
+                $"{SettingsTable.HttpMaxBodyBytes.Flag} ({settings.HttpMaxBodyBytes})");
         }
 
         if (settings.Batch.BatchSize > settings.Buffer.MaxMessages && !reader.Failed(SettingsTable.BatchSize, SettingsTable.MaxBufferMessages))

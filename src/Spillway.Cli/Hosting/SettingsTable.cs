@@ -51,6 +51,21 @@ internal static class SettingsTable
     public static readonly Setting<long> HttpMaxBodyBytes = Declare(Setting.ByteSize("HttpMaxBodyBytes", HttpSourceOptions.DefaultMaxBodyBytes,
         1, 1L << 30, Listeners, "The largest request body; a larger one is answered 413"));
 
+    public static readonly Setting<long> TcpMaxConnections = Declare(Setting.Count("TcpMaxConnections", "COUNT",
+        TcpSourceOptions.DefaultMaxConnections, 1, 1_000_000, Listeners,
+        "The most TCP connections open at once on each listener; one more is accepted and closed at once, counted in " +
+        "spillway_connections_refused_total (an idle connection costs about 4 KiB: docs/operations.md, Limits)"));
+
+    public static readonly Setting<TimeSpan> TcpIdleTimeout = Declare(Setting.Duration("TcpIdleTimeout", TimeSpan.Zero,
+        TimeSpan.Zero, TimeSpan.FromDays(30), Listeners,
+        "Close a TCP connection that sends nothing for this long, counted in spillway_connections_idle_closed_total; 0ms keeps " +
+        "quiet connections open, as syslog senders expect"));
+
+    public static readonly Setting<long> HttpMaxBodyBytesInFlight = Declare(Setting.ByteSize("HttpMaxBodyBytesInFlight",
+        HttpSourceOptions.DefaultMaxBodyBytesInFlight, 1, 1L << 40, Listeners,
+        "The most bytes of request bodies read at once across requests; a request beyond it is answered 503 with Retry-After " +
+        "before its body is read, counted in spillway_http_requests_refused_total"));
+
     public static readonly Setting<long> MaxMessageBytes = Declare(Setting.ByteSize("MaxMessageBytes", TcpSourceOptions.DefaultMaxMessageBytes,
         1, 64L << 20, Listeners, "The longest message; a longer frame is cut to it and kept in the rejects table as oversize"));
 

@@ -15,6 +15,9 @@ public interface ISource : IAsyncDisposable
     /// <summary>Connections open now (TCP); zero for a listener without connections of its own.</summary>
     int OpenConnections { get; }
 
+    /// <summary>How often its limits (connections, idle time, bodies in flight) turned input away.</summary>
+    SourceLimitCounters Limits { get; }
+
     /// <summary>Binds every endpoint and starts feeding the buffer; returns the endpoints bound (ports chosen for port 0).</summary>
     /// <param name="abort">Cancels waits for buffer room on a forced stop.</param>
     Task<IReadOnlyList<IPEndPoint>> StartAsync(CancellationToken abort);

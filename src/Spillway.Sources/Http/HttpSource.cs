@@ -30,6 +30,9 @@ public sealed class HttpSource : ISource
     /// <summary>The reason a request whose body could not be read is logged under.</summary>
     public const string BadRequest = "bad-request";
 
+    /// <summary>The reason a request refused at the bound of bodies in flight is logged under.</summary>
+    public const string BodiesInFlight = "bodies-in-flight";
+
     /// <summary>The reason a request whose client went away mid-body is logged under.</summary>
     public const string AbortedRequest = "aborted-request";
 
@@ -45,6 +48,7 @@ public sealed class HttpSource : ISource
     private readonly IReadOnlyList<IHttpEndpoint> _endpoints;
     private WebApplication? _app;
     private CancellationToken _abort;
+    private long _bodyBytesInFlight;
     private int _state; // 0 new, 1 started, 2 stopping
 
     /// <summary>Creates the source; <see cref="StartAsync"/> binds it.</summary>
@@ -72,6 +76,9 @@ public sealed class HttpSource : ISource
 
     /// <inheritdoc />
     public ListenerStatus Status => _tracker.Current;
+
+    /// <inheritdoc />
+    public SourceLimitCounters Limits { get; } = new();
 
     /// <inheritdoc />
     /// <remarks>Kestrel counts its own: <c>kestrel.active_connections</c> on the <c>Microsoft.AspNetCore.Server.Kestrel</c> meter.</remarks>
@@ -161,7 +168,7 @@ public sealed class HttpSource : ISource
         var peer = new IPEndPoint(context.Connection.RemoteIpAddress ?? IPAddress.None, context.Connection.RemotePort).ToString();
         if (request.ContentLength > _options.MaxBodyBytes)
         {
-            await AnswerAsync(context, StatusCodes.Status413PayloadTooLarge, $"the body is over the limit of {_options.MaxBodyBytes} bytes")
+            await AnswerUnreadAsync(context, StatusCodes.Status413PayloadTooLarge, $"the body is over the limit of {_options.MaxBodyBytes} bytes")
                 .ConfigureAwait(false);
             return;
         }
@@ -176,8 +183,23 @@ public sealed class HttpSource : ISource
         };
         if (read is null)
         {
-            await AnswerAsync(context, StatusCodes.Status415UnsupportedMediaType,
+            await AnswerUnreadAsync(context, StatusCodes.Status415UnsupportedMediaType,
                 $"Content-Type '{mediaType}' is not taken: send text/plain, application/x-ndjson or application/json").ConfigureAwait(false);
+            return;
+        }
+
+        // Bodies are held whole until parsed: their bytes in flight are bounded, and a request past the bound is
+        // answered before its body is read, so a burst of large bodies cannot take the service's memory.
+        var reserved = Math.Min(request.ContentLength ?? _options.MaxBodyBytes, _options.MaxBodyBytes);
+        if (Interlocked.Add(ref _bodyBytesInFlight, reserved) > _options.MaxBodyBytesInFlight)
+        {
+            Interlocked.Add(ref _bodyBytesInFlight, -reserved);
+            Limits.RequestRefused();
+            _badInput.Report(BodiesInFlight, Transport.Http, peer,
+                $"request bodies in flight hold their most ({_options.MaxBodyBytesInFlight} bytes): answered 503 before reading this one");
+            context.Response.Headers.RetryAfter = RetryAfter;
+            await AnswerUnreadAsync(context, StatusCodes.Status503ServiceUnavailable,
+                "too many request bodies are being read at once; nothing was taken, send it again later").ConfigureAwait(false);
             return;
         }
 
@@ -240,6 +262,10 @@ public sealed class HttpSource : ISource
             _badInput.Report(BadRequest, Transport.Http, peer, ex.Message);
             await AnswerAsync(context, StatusCodes.Status400BadRequest, ex.Message).ConfigureAwait(false);
             return;
+        }
+        finally
+        {
+            Interlocked.Add(ref _bodyBytesInFlight, -reserved);
         }
 
         var bytes = items.Sum(i => (long)i.Size);
@@ -315,6 +341,16 @@ public sealed class HttpSource : ISource
     }
 
     private string RetryAfter => ((int)_options.RetryAfter.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Answers before the body is read, and closes the connection after: Kestrel would otherwise read the unread body to
+    /// its end to reach the next request, and a client that never sends it would hold the connection (and a stop) open.
+    /// </summary>
+    private static Task AnswerUnreadAsync(HttpContext context, int status, string error)
+    {
+        context.Response.Headers.Connection = "close";
+        return AnswerAsync(context, status, error);
+    }
 
     private static async Task AnswerAsync(HttpContext context, int status, string error)
     {

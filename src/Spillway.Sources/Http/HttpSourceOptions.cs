@@ -31,6 +31,16 @@ public sealed record HttpSourceOptions
     /// <summary>The Retry-After of a 503. <value>The default is 1 s.</value></summary>
     public TimeSpan RetryAfter { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>The default of <see cref="MaxBodyBytesInFlight"/>: 64 MiB.</summary>
+    public const long DefaultMaxBodyBytesInFlight = 64L << 20;
+
+    /// <summary>
+    /// The most bytes of request bodies read at once, across requests (a body's Content-Length, or the body limit when
+    /// it is chunked, counts from before it is read until it is parsed); a request beyond it is answered 503 with
+    /// Retry-After before its body is read. <value>The default is 64 MiB.</value>
+    /// </summary>
+    public long MaxBodyBytesInFlight { get; init; } = DefaultMaxBodyBytesInFlight;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first value that is out of range.</summary>
     public void Validate()
     {
@@ -42,5 +52,6 @@ public sealed record HttpSourceOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxBodyBytes, 1, nameof(MaxBodyBytes));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxMessageBytes, 1, nameof(MaxMessageBytes));
         ArgumentOutOfRangeException.ThrowIfLessThan(RetryAfter, TimeSpan.FromSeconds(1), nameof(RetryAfter));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxBodyBytesInFlight, MaxBodyBytes, nameof(MaxBodyBytesInFlight));
     }
 }

@@ -1,8 +1,10 @@
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using Spillway.Diagnostics;
 using Spillway.Framing;
 using Spillway.Messages;
+using Spillway.Pipeline;
 
 namespace Spillway.Tcp;
 
@@ -13,6 +15,9 @@ namespace Spillway.Tcp;
 /// </summary>
 internal sealed class TcpConnection
 {
+    /// <summary>The reason a connection closed for idleness is logged under.</summary>
+    public const string IdleTimeoutReason = "idle-timeout";
+
     private const int ReadSize = 16 * 1024;
 
     private readonly Socket _socket;
@@ -23,9 +28,17 @@ internal sealed class TcpConnection
     private readonly TimeSpan _stopQuietPeriod;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly TimeSpan _idleTimeout;
+    private readonly SourceLimitCounters _limits;
+    private readonly BadInputLog _badInput;
 
-    public TcpConnection(Socket socket, SourceWriter writer, FrameDecoder decoder, TcpSourceOptions options, TimeProvider time, ILogger logger)
+    public TcpConnection(
+        Socket socket, SourceWriter writer, FrameDecoder decoder, TcpSourceOptions options, TimeProvider time, ILogger logger,
+        SourceLimitCounters limits, BadInputLog badInput)
     {
+        _idleTimeout = options.IdleTimeout;
+        _limits = limits;
+        _badInput = badInput;
         _socket = socket;
         _writer = writer;
         _decoder = decoder;
@@ -72,12 +85,21 @@ internal sealed class TcpConnection
     {
         try
         {
+            var drained = true;
             while (true)
             {
                 int read;
                 try
                 {
-                    read = await _socket.ReceiveAsync(writer.GetMemory(ReadSize), SocketFlags.None, stop).ConfigureAwait(false);
+                    // Once the socket is drained, wait for data with no buffer: an idle connection then holds none.
+                    if (drained && !await WaitForDataAsync(stop).ConfigureAwait(false))
+                    {
+                        return; // idle for its timeout: closed, and a frame in hand becomes a truncated reject
+                    }
+
+                    var memory = writer.GetMemory(ReadSize);
+                    read = await _socket.ReceiveAsync(memory, SocketFlags.None, stop).ConfigureAwait(false);
+                    drained = read < memory.Length;
                 }
                 catch (OperationCanceledException) when (stop.IsCancellationRequested)
                 {
@@ -99,6 +121,33 @@ internal sealed class TcpConnection
         finally
         {
             await writer.CompleteAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// A zero-byte receive: completes when data (or the peer's close) is there, holding no buffer meanwhile. False when
+    /// the idle timeout passed first.
+    /// </summary>
+    private async ValueTask<bool> WaitForDataAsync(CancellationToken stop)
+    {
+        if (_idleTimeout == TimeSpan.Zero)
+        {
+            await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, stop).ConfigureAwait(false);
+            return true;
+        }
+
+        using var idle = new CancellationTokenSource(_idleTimeout, _time);
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(stop, idle.Token);
+        try
+        {
+            await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, either.Token).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException) when (idle.IsCancellationRequested && !stop.IsCancellationRequested)
+        {
+            _limits.ClosedIdle();
+            _badInput.Report(IdleTimeoutReason, Transport.Tcp, Peer, $"nothing received for {_idleTimeout.TotalSeconds:0.###} s: closed");
+            return false;
         }
     }
 

@@ -29,6 +29,9 @@ public sealed class TcpSource : SocketSource
         _logger = logger;
     }
 
+    /// <summary>The reason a connection closed at the listener's limit is logged under.</summary>
+    public const string ConnectionLimit = "connection-limit";
+
     /// <summary>Connections open now.</summary>
     public override int OpenConnections => _connections.Count;
 
@@ -103,8 +106,19 @@ public sealed class TcpSource : SocketSource
                 continue;
             }
 
+            if (_connections.Count >= _options.MaxConnections)
+            {
+                // At the limit: accepted (so the kernel's queue does not fill with senders that wait for nothing) and closed.
+                var peer = socket.RemoteEndPoint?.ToString() ?? "unknown";
+                socket.Dispose();
+                Limits.ConnectionRefused();
+                BadInput.Report(ConnectionLimit, Transport, peer,
+                    $"the listener {endpoint} holds its most connections ({_options.MaxConnections}): this one was closed at once");
+                continue;
+            }
+
             socket.NoDelay = true;
-            var connection = new TcpConnection(socket, Writer, Decoder, _options, Time, _logger);
+            var connection = new TcpConnection(socket, Writer, Decoder, _options, Time, _logger, Limits, BadInput);
             var run = RunConnectionAsync(connection);
             _connections.TryAdd(connection, run);
             if (run.IsCompleted)

@@ -40,6 +40,21 @@ public sealed record TcpSourceOptions
     /// </summary>
     public TimeSpan StopQuietPeriod { get; init; } = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>The default of <see cref="MaxConnections"/>.</summary>
+    public const int DefaultMaxConnections = 10_000;
+
+    /// <summary>
+    /// The most connections open at once on each listener; one more is accepted and closed at once, and counted.
+    /// <value>The default is 10,000.</value>
+    /// </summary>
+    public int MaxConnections { get; init; } = DefaultMaxConnections;
+
+    /// <summary>
+    /// A connection that receives nothing for this long is closed (its unfinished frame kept as a truncated reject);
+    /// zero keeps connections open however long they are quiet, as syslog senders expect. <value>The default is zero.</value>
+    /// </summary>
+    public TimeSpan IdleTimeout { get; init; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first value that is out of range.</summary>
     public void Validate()
     {
@@ -52,5 +67,7 @@ public sealed record TcpSourceOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(Backlog, 1, nameof(Backlog));
         ArgumentOutOfRangeException.ThrowIfLessThan(StopReadTimeout, TimeSpan.Zero, nameof(StopReadTimeout));
         ArgumentOutOfRangeException.ThrowIfLessThan(StopQuietPeriod, TimeSpan.Zero, nameof(StopQuietPeriod));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxConnections, 1, nameof(MaxConnections));
+        ArgumentOutOfRangeException.ThrowIfLessThan(IdleTimeout, TimeSpan.Zero, nameof(IdleTimeout));
     }
 }

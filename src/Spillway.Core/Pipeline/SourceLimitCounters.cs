@@ -1,0 +1,27 @@
+namespace Spillway.Pipeline;
+
+/// <summary>How often a source's explicit limits bit, for <c>/metrics</c>: each count is of input turned away whole.</summary>
+public sealed class SourceLimitCounters
+{
+    private long _connectionsRefused;
+    private long _idleClosed;
+    private long _requestsRefused;
+
+    /// <summary>Connections accepted and closed at once because the listener held its most already.</summary>
+    public long ConnectionsRefused => Volatile.Read(ref _connectionsRefused);
+
+    /// <summary>Connections closed after their idle timeout passed with nothing received.</summary>
+    public long IdleClosed => Volatile.Read(ref _idleClosed);
+
+    /// <summary>Requests answered 503 before their body was read, because bodies in flight held their most already.</summary>
+    public long RequestsRefused => Volatile.Read(ref _requestsRefused);
+
+    /// <summary>Counts a connection refused at the limit.</summary>
+    public void ConnectionRefused() => Interlocked.Increment(ref _connectionsRefused);
+
+    /// <summary>Counts a connection closed for idleness.</summary>
+    public void ClosedIdle() => Interlocked.Increment(ref _idleClosed);
+
+    /// <summary>Counts a request refused at the limit of bodies in flight.</summary>
+    public void RequestRefused() => Interlocked.Increment(ref _requestsRefused);
+}
