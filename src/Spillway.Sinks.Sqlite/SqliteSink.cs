@@ -94,6 +94,11 @@ public sealed class SqliteSink : ISink
     /// <summary>How often the file was found deleted or replaced under the sink, and made anew at the path.</summary>
     public int Replaced { get; private set; }
 
+    /// <inheritdoc />
+    public string? Notice => Replaced == 0 ? null :
+        $"the SQLite database {FullPath} was deleted or replaced under the service {Replaced} time(s): it was made anew at the path, " +
+        "where every batch since is; what was stored before is in the file that was removed";
+
     /// <summary>Formats a time as stored in <c>received_at</c> and <c>timestamp</c>: ISO 8601 in UTC, to the microsecond.</summary>
     public static string FormatTime(DateTimeOffset time) =>
         time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);

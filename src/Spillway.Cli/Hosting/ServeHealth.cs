@@ -27,8 +27,9 @@ internal sealed class WritersHealthCheck(WriterPool pool, ServeSettings settings
         var writers = pool.Writers.Select((w, i) => new WriterHealth(i, w.State, w.RetryingSince, w.LastError)).ToList();
         var data = new Dictionary<string, object> { [DataKey] = writers };
         var stuck = writers.Where(w => w.RetryingSince is { } since && now - since > settings.UnhealthyAfter).ToList();
+        var notice = pool.Sinks.Select(s => s.Notice).FirstOrDefault(n => n is not null);
         return Task.FromResult(stuck.Count == 0
-            ? HealthCheckResult.Healthy($"{writers.Count} writer(s) storing", data)
+            ? notice is null ? HealthCheckResult.Healthy($"{writers.Count} writer(s) storing", data) : HealthCheckResult.Degraded(notice, data: data)
             : HealthCheckResult.Unhealthy(
                 $"{stuck.Count} writer(s) failing to store for more than {settings.UnhealthyAfter.TotalSeconds:0.###} s: {stuck[0].LastError}",
                 data: data));

@@ -8,6 +8,9 @@ internal sealed class WriterPool(IReadOnlyList<(ISink Sink, BatchWriter Writer)>
 {
     public IReadOnlyList<BatchWriter> Writers { get; } = [.. writers.Select(w => w.Writer)];
 
+    /// <summary>The sinks, one per writer.</summary>
+    public IReadOnlyList<ISink> Sinks { get; } = [.. writers.Select(w => w.Sink)];
+
     /// <summary>Opens the sinks one after the other (creating the schema must not race itself).</summary>
     public async Task OpenAsync(CancellationToken cancellationToken)
     {

@@ -9,6 +9,12 @@ namespace Spillway.Sinks;
 public interface ISink : IAsyncDisposable
 {
     /// <summary>
+    /// What an operator should know of the sink's state that is not a failure, such as its file deleted or replaced
+    /// under it and made anew; null when there is nothing. <c>/health</c> shows it, as degraded.
+    /// </summary>
+    string? Notice => null;
+
+    /// <summary>
     /// Connects and creates the schema if it is missing. Called once before the first write.
     /// </summary>
     /// <exception cref="SinkUnavailableException">The database cannot be reached or created; the message says why.</exception>
