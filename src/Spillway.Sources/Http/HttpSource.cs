@@ -36,6 +36,9 @@ public sealed class HttpSource : ISource
     /// <summary>The reason a request whose client went away mid-body is logged under.</summary>
     public const string AbortedRequest = "aborted-request";
 
+    // How long a client answered before its body was read may go on sending it (see AnswerUnreadAsync).
+    private static readonly TimeSpan LingerTime = TimeSpan.FromSeconds(2);
+
     // Kestrel's words (CoreStrings.BadRequest_UnexpectedEndOfRequestContent) for a body that ended before its length.
     private const string EndOfContent = "Unexpected end of request content.";
 
@@ -47,6 +50,8 @@ public sealed class HttpSource : ISource
     private readonly ListenerStatusTracker _tracker;
     private readonly IReadOnlyList<IHttpEndpoint> _endpoints;
     private WebApplication? _app;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly TimeProvider _time;
     private CancellationToken _abort;
     private long _bodyBytesInFlight;
     private int _state; // 0 new, 1 started, 2 stopping
@@ -68,6 +73,7 @@ public sealed class HttpSource : ISource
         _loggerFactory = loggerFactory;
         _reader = new RequestBodyReader(pipeline.Decoder, pipeline.BadInput, pipeline.Time, options.MaxMessageBytes);
         _tracker = new ListenerStatusTracker(pipeline.Time);
+        _time = pipeline.Time;
         _endpoints = [.. endpoints ?? []];
     }
 
@@ -149,6 +155,7 @@ public sealed class HttpSource : ISource
         }
 
         _tracker.OnStopped();
+        await _stopping.CancelAsync().ConfigureAwait(false);
         await _app.StopAsync(CancellationToken.None).ConfigureAwait(false);
     }
 
@@ -160,6 +167,8 @@ public sealed class HttpSource : ISource
         {
             await _app.DisposeAsync().ConfigureAwait(false);
         }
+
+        _stopping.Dispose();
     }
 
     private async Task HandleAsync(HttpContext context)
@@ -346,10 +355,33 @@ public sealed class HttpSource : ISource
     /// Answers before the body is read, and closes the connection after: Kestrel would otherwise read the unread body to
     /// its end to reach the next request, and a client that never sends it would hold the connection (and a stop) open.
     /// </summary>
-    private static Task AnswerUnreadAsync(HttpContext context, int status, string error)
+    private async Task AnswerUnreadAsync(HttpContext context, int status, string error)
     {
         context.Response.Headers.Connection = "close";
-        return AnswerAsync(context, status, error);
+        await AnswerAsync(context, status, error).ConfigureAwait(false);
+        await context.Response.CompleteAsync().ConfigureAwait(false);
+
+        // A lingering close: what the client still sends is read and dropped for a while, so that closing with its bytes
+        // unread does not reset the connection before it has read the answer. A body that does not end by then, or by a
+        // stop, is cut off: Kestrel would otherwise wait for it to the end, and hold a stop for as long.
+        using var linger = new CancellationTokenSource(LingerTime, _time);
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(linger.Token, _stopping.Token, context.RequestAborted);
+        try
+        {
+            while (true)
+            {
+                var result = await context.Request.BodyReader.ReadAsync(either.Token).ConfigureAwait(false);
+                context.Request.BodyReader.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted)
+                {
+                    return;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or BadHttpRequestException or IOException)
+        {
+            context.Abort();
+        }
     }
 
     private static async Task AnswerAsync(HttpContext context, int status, string error)
