@@ -9,18 +9,10 @@ namespace Spillway.Cli.Commands;
 /// </summary>
 internal static class CheckConfigCommand
 {
-    public static Command Create()
-    {
-        var options = new SettingOptions();
-        var command = new Command("check-config",
-            "Check the settings serve would run with (values, unknown keys, addresses, database, spill directory) and print them; " +
-            "exit 1 with every problem, one a line. Takes the same flags and --config as serve; run it as the user serve runs as");
-        options.AddTo(command);
-        command.SetAction(async (parseResult, cancellationToken) => await RunAsync(
-            parseResult.GetValue(options.Config), options.Given(parseResult), parseResult.InvocationConfiguration.Output,
-            parseResult.InvocationConfiguration.Error, cancellationToken));
-        return command;
-    }
+    public static Command Create() => SettingOptions.Command("check-config",
+        "Check the settings serve would run with (values, unknown keys, addresses, database, spill directory) and print them; " +
+        "exit 1 with every problem, one a line. Takes the same flags and --config as serve; run it as the user serve runs as",
+        RunAsync);
 
     private static async Task<int> RunAsync(
         FileInfo? configFile, Dictionary<string, IReadOnlyList<string>> flags, TextWriter output, TextWriter error, CancellationToken cancellationToken)

@@ -21,16 +21,9 @@ internal static class ServeCommand
         public const int Forced = 3;
     }
 
-    public static Command Create()
-    {
-        var options = new SettingOptions();
-        var command = new Command("serve", "Listen for messages and store them in the database; SIGINT or SIGTERM drains and stops");
-        options.AddTo(command);
-        command.SetAction(async (parseResult, cancellationToken) => await RunAsync(
-            parseResult.GetValue(options.Config), options.Given(parseResult), parseResult.InvocationConfiguration.Output,
-            parseResult.InvocationConfiguration.Error, cancellationToken));
-        return command;
-    }
+    public static Command Create() => SettingOptions.Command("serve",
+        "Listen for messages and store them in the database; SIGINT or SIGTERM drains and stops",
+        RunAsync);
 
     private static async Task<int> RunAsync(
         FileInfo? configFile, Dictionary<string, IReadOnlyList<string>> flags, TextWriter output, TextWriter error, CancellationToken cancellationToken)

@@ -17,6 +17,22 @@ internal sealed class SettingOptions
         HelpName = "FILE",
     };
 
+    /// <summary>What a command that takes the settings does with them: <c>serve</c> runs, <c>check-config</c> checks.</summary>
+    public delegate Task<int> Run(
+        FileInfo? configFile, Dictionary<string, IReadOnlyList<string>> flags, TextWriter output, TextWriter error, CancellationToken cancellationToken);
+
+    /// <summary>A command that takes <c>--config</c> and every setting's flag, and hands what was given to <paramref name="run"/>.</summary>
+    public static Command Command(string name, string description, Run run)
+    {
+        var options = new SettingOptions();
+        var command = new Command(name, description);
+        options.AddTo(command);
+        command.SetAction(async (parseResult, cancellationToken) => await run(
+            parseResult.GetValue(options.Config), options.Given(parseResult), parseResult.InvocationConfiguration.Output,
+            parseResult.InvocationConfiguration.Error, cancellationToken));
+        return command;
+    }
+
     /// <summary>Adds <c>--config</c> and every setting's flag to the command.</summary>
     public void AddTo(Command command)
     {
