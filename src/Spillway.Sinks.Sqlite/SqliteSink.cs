@@ -134,11 +134,12 @@ public sealed class SqliteSink : ISink
         {
             var session = _session ??= OpenSession();
             session.Write(batch, cancellationToken);
-            if (FileIdentity.Of(FullPath) != session.Identity)
+            var atPath = FileIdentity.Of(FullPath);
+            if (atPath != session.Identity)
             {
                 // Deleted or replaced under us: the batch went into a file nobody will read. It is still the writer's
                 // (uncommitted in the buffer), so it is written again into a database made anew at the path.
-                Log.FileReplaced(_logger, FullPath, FileIdentity.Of(FullPath) is null ? "no file at the path" : "another file at the path");
+                Log.FileReplaced(_logger, FullPath, atPath is null ? "no file at the path" : "another file at the path");
                 session.EmptyWriteAheadLog();
                 Reset();
                 session = _session = OpenSession();
@@ -184,6 +185,7 @@ public sealed class SqliteSink : ISink
             {
                 CheckIntegrity(connection);
             }
+
             var journalMode = Scalar(connection, "PRAGMA journal_mode = WAL");
             if (!string.Equals(journalMode, "wal", StringComparison.OrdinalIgnoreCase))
             {

@@ -18,18 +18,9 @@ internal static class CheckConfigCommand
         FileInfo? configFile, Dictionary<string, IReadOnlyList<string>> flags, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         var plan = await ServeStartup.PrepareAsync(configFile, flags, cancellationToken);
-        foreach (var warning in plan.Report.Warnings)
-        {
-            await error.WriteLineAsync($"spillway check-config: warning: {warning}");
-        }
-
+        await plan.WriteReportAsync(error, "check-config");
         if (!plan.CanStart)
         {
-            foreach (var problem in plan.Report.Problems)
-            {
-                await error.WriteLineAsync($"spillway check-config: {problem}");
-            }
-
             await error.WriteLineAsync($"spillway check-config: {plan.Report.Problems.Count} problem(s); serve would not start");
             return 1;
         }

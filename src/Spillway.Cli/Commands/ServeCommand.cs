@@ -30,16 +30,7 @@ internal static class ServeCommand
     {
         // The same checks as check-config: every problem is said, one a line, and serve does not start.
         var plan = await ServeStartup.PrepareAsync(configFile, flags, cancellationToken);
-        foreach (var warning in plan.Report.Warnings)
-        {
-            await error.WriteLineAsync($"spillway serve: warning: {warning}");
-        }
-
-        foreach (var problem in plan.Report.Problems)
-        {
-            await error.WriteLineAsync($"spillway serve: {problem}");
-        }
-
+        await plan.WriteReportAsync(error, "serve");
         if (!plan.CanStart)
         {
             return ExitCodes.StartFailed;

@@ -237,10 +237,12 @@ public sealed class HttpSource : ISource
             await AnswerAsync(context, ex.StatusCode, $"the body is over the limit of {_options.MaxBodyBytes} bytes").ConfigureAwait(false);
             return;
         }
-        catch (BadHttpRequestException ex) when (ex.Message == EndOfContent)
+        catch (Exception ex) when (ex is BadHttpRequestException { Message: EndOfContent }
+            || (ex is IOException or OperationCanceledException && context.RequestAborted.IsCancellationRequested))
         {
-            // The client closed its side before the body was whole: nobody reads an answer. Kestrel ends the connection
-            // quietly when the exception reaches it; a handler that answers instead leaves it mid-read, and it logs a warning.
+            // The client closed its side or went away before the body was whole: nobody reads an answer, and nothing was
+            // taken. Kestrel ends such a connection quietly when the exception reaches it; a handler that answers or
+            // returns instead leaves Kestrel's reader mid-read, and it logs a warning for the connection.
             _badInput.Report(AbortedRequest, Transport.Http, peer, "the client closed the connection before the body was whole; nothing was taken");
             throw;
         }
@@ -258,13 +260,6 @@ public sealed class HttpSource : ISource
             await AnswerAsync(context, StatusCodes.Status400BadRequest, $"the body cannot be read: {ex.Message}; nothing was taken")
                 .ConfigureAwait(false);
             return;
-        }
-        catch (Exception ex) when (ex is IOException or OperationCanceledException && context.RequestAborted.IsCancellationRequested)
-        {
-            // The client went away before its body was whole: nobody to answer, and nothing was taken. Kestrel ends such a
-            // connection quietly when the exception reaches it; a handler that returns instead leaves its reader mid-read.
-            _badInput.Report(AbortedRequest, Transport.Http, peer, "the client closed the connection before the body was whole; nothing was taken");
-            throw;
         }
         catch (BadRequestException ex)
         {
