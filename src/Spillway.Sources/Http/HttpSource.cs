@@ -355,6 +355,10 @@ public sealed class HttpSource : ISource
         context.Response.Headers.Connection = "close";
         await AnswerAsync(context, status, error).ConfigureAwait(false);
         await context.Response.CompleteAsync().ConfigureAwait(false);
+        if (context.Request.ContentLength > _options.MaxBodyBytes)
+        {
+            return; // a body over Kestrel's own limit is one it will not read either: it closes the connection itself
+        }
 
         // A lingering close: what the client still sends is read and dropped for a while, so that closing with its bytes
         // unread does not reset the connection before it has read the answer. A body that does not end by then, or by a
@@ -373,9 +377,13 @@ public sealed class HttpSource : ISource
                 }
             }
         }
-        catch (Exception ex) when (ex is OperationCanceledException or BadHttpRequestException or IOException)
+        catch (OperationCanceledException)
         {
-            context.Abort();
+            context.Abort(); // the body did not come in time, or the service is stopping: cut it off
+        }
+        catch (Exception ex) when (ex is BadHttpRequestException or IOException)
+        {
+            // The rest of the body was malformed or the client went away: Kestrel closes the connection itself.
         }
     }
 
