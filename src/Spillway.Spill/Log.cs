@@ -26,14 +26,38 @@ internal static partial class Log
     public static partial void CutsDamaged(ILogger logger, int damaged);
 
     [LoggerMessage(EventId = EventIds.SpillFailed, Level = LogLevel.Critical,
-        Message = "Spill log {Directory} failed: {Reason}. Records not yet on disk cannot be made durable; the service stops")]
-    public static partial void Failed(ILogger logger, Exception exception, string directory, string reason);
+        Message = "Spill log {Directory} failed: {Reason}. {Unwritten} messages accepted and not yet on disk cannot be made durable ({Answered} of them from HTTP requests, answered 503); what was on disk before is kept; the service stops")]
+    public static partial void Failed(ILogger logger, Exception exception, string directory, string reason, int unwritten, int answered);
 
     [LoggerMessage(EventId = EventIds.SpillFull, Level = LogLevel.Warning,
-        Message = "Spill log full: {Bytes} bytes on disk reach --spill-max-bytes ({MaxBytes}); TCP is pushed back and UDP dropped until the database takes some (said once a minute at most)")]
-    public static partial void Full(ILogger logger, long bytes, long maxBytes);
+        Message = "Spill log full: {Bytes} bytes on disk reach its budget ({Budget} bytes; --spill-max-bytes is {MaxBytes}); TCP is pushed back, HTTP answered 503 and UDP dropped until the database takes some (said once a minute at most)")]
+    public static partial void Full(ILogger logger, long bytes, long budget, long maxBytes);
 
     [LoggerMessage(EventId = EventIds.SpillBehind, Level = LogLevel.Warning,
         Message = "Spill log behind: {Bytes} bytes of records wait to be written to the disk, as many as --max-buffer-bytes ({MaxBytes}) allows in memory; TCP is pushed back and UDP dropped until the disk catches up (said once a minute at most)")]
     public static partial void Behind(ILogger logger, long bytes, long maxBytes);
+
+    [LoggerMessage(EventId = EventIds.SpillRefusing, Level = LogLevel.Warning,
+        Message = "Spill log {Directory} refuses writes: {Reason}. The write was rolled back; {GivenBack} messages of HTTP requests were given back (answered 503, nothing of them kept), {Kept} from TCP are held in memory to be written; TCP is pushed back, HTTP answered 503 and UDP dropped until the disk takes writes again, tried with backoff (said once a minute at most)")]
+    public static partial void Refusing(ILogger logger, string directory, string reason, int givenBack, int kept);
+
+    [LoggerMessage(EventId = EventIds.SpillResumed, Level = LogLevel.Information,
+        Message = "Spill log {Directory} takes writes again, after {Duration}")]
+    public static partial void Resumed(ILogger logger, string directory, TimeSpan duration);
+
+    [LoggerMessage(EventId = EventIds.SpillHousekeepingBehind, Level = LogLevel.Warning,
+        Message = "Spill log {Directory}: persisting the checkpoint or freeing stored segments failed ({Reason}); tried again shortly, nothing is lost meanwhile (said once a minute at most)")]
+    public static partial void HousekeepingBehind(ILogger logger, string directory, string reason);
+
+    [LoggerMessage(EventId = EventIds.SpillBudgetCapped, Level = LogLevel.Warning,
+        Message = "Spill log {Directory}: --spill-max-bytes is {MaxBytes} bytes but its filesystem has {Free} bytes free; the log keeps to {Budget} bytes, in segments of {SegmentBytes} (said once a minute at most)")]
+    public static partial void BudgetCapped(ILogger logger, string directory, long maxBytes, long free, long budget, long segmentBytes);
+
+    [LoggerMessage(EventId = EventIds.SpillJournalRetry, Level = LogLevel.Warning,
+        Message = "Spill log {Directory}: the journal of batches could not be written ({Reason}); the next batch waits and is tried again with backoff")]
+    public static partial void JournalRetry(ILogger logger, string directory, string reason);
+
+    [LoggerMessage(EventId = EventIds.SpillReadRetry, Level = LogLevel.Warning,
+        Message = "Spill log {Directory}: a segment could not be read ({Reason}); the writers wait and it is tried again with backoff (said once a minute at most)")]
+    public static partial void ReadRetry(ILogger logger, string directory, string reason);
 }

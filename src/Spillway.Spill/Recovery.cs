@@ -2,17 +2,6 @@ using Microsoft.Extensions.Logging;
 
 namespace Spillway.Spill;
 
-/// <summary>A segment file as the log knows it.</summary>
-internal sealed class Segment(long first, string path, long length)
-{
-    public long First { get; } = first;
-
-    public string Path { get; } = path;
-
-    /// <summary>Bytes written to it (for the segment being appended to, those the writes have finished).</summary>
-    public long Length { get; set; } = length;
-}
-
 /// <summary>What opening a spill directory found, once it was made whole.</summary>
 internal sealed class Recovered
 {
@@ -36,20 +25,32 @@ internal sealed class Recovered
     public long QuarantinedBytes { get; init; }
 
     public long TruncatedBytes { get; init; }
+
+    /// <summary>Damaged regions (segment, offset) already kept in the quarantine, left in place for the reader to skip.</summary>
+    public required HashSet<(string Segment, long Offset)> Quarantined { get; init; }
 }
 
 /// <summary>
-/// Opens a spill directory after any stop, clean or not, and never refuses to: a torn tail is cut off, damaged bytes
-/// in the middle are moved to the quarantine and the records around them kept, a damaged checkpoint falls back to
-/// the other copy or to the oldest record. What cannot be read is moved aside, never deleted.
+/// Opens a spill directory after any stop, clean or not, and refuses to only for want of the space to keep damage in:
+/// a torn tail is copied to the quarantine and cut off by truncating the segment, damaged bytes in the middle are
+/// copied to the quarantine and left for the reader to skip, a damaged checkpoint falls back to the other copy or to
+/// the oldest record. Nothing is rewritten, so recovery needs no more space than the damage itself; what cannot be
+/// read is kept, never deleted.
 /// </summary>
 internal static class Recovery
 {
-    public static Recovered Run(string directory, ILogger logger)
+    public static Recovered Run(ISpillFileSystem files, string directory, Action syncDirectory, ILogger logger)
     {
-        var (newest, older, damagedSlots) = SpillFiles.ReadCheckpoints(directory);
+        // Copies an older version made to repair a segment: the segment itself is whole beside it.
+        foreach (var leftover in files.List(directory, "*" + SegmentSet.Extension + ".repair"))
+        {
+            files.Delete(leftover);
+        }
+
+        var (newest, older, damagedSlots) = CheckpointStore.Read(files, directory);
         var segments = new List<Segment>();
-        var found = SpillFiles.Segments(directory);
+        var quarantined = new HashSet<(string, long)>();
+        var found = SpillFiles.Segments(files, directory);
         var replayFrom = newest?.Next ?? (found.Count > 0 ? found[0].First : 1);
         long lastSequence = 0;
         long quarantinedRegions = 0, quarantinedBytes = 0, truncatedBytes = 0, replayRecords = 0, replayBytes = 0;
@@ -59,7 +60,7 @@ internal static class Recovery
             if (i + 1 < found.Count && found[i + 1].First <= replayFrom)
             {
                 // Every record in it is stored: the process stopped between the checkpoint and the delete.
-                File.Delete(path);
+                files.Delete(path);
                 lastSequence = found[i + 1].First - 1;
                 continue;
             }
@@ -68,7 +69,7 @@ internal static class Recovery
             var damage = new List<(long Start, long Length)>();
             long length;
             long validEnd = 0;
-            using (var reader = new SegmentReader(path, Math.Max(first, lastSequence + 1)))
+            using (var reader = new SegmentReader(files, path, Math.Max(first, lastSequence + 1)))
             {
                 reader.Seek(0, Math.Max(first, lastSequence + 1) - 1);
                 length = reader.Length;
@@ -99,7 +100,14 @@ internal static class Recovery
                 foreach (var (start, count) in damage)
                 {
                     var torn = isLast && start >= validEnd;
-                    var quarantine = SpillFiles.Quarantine(directory, path, start, reader.ReadBytes(start, count));
+                    var copy = SpillFiles.QuarantinePath(directory, path, start);
+                    if (!torn && files.Exists(copy))
+                    {
+                        quarantined.Add((path, start)); // kept at an earlier start; the reader skips it
+                        continue;
+                    }
+
+                    var quarantine = SpillFiles.Quarantine(files, directory, path, start, reader.ReadBytes(start, count));
                     if (torn)
                     {
                         truncatedBytes += count;
@@ -107,6 +115,7 @@ internal static class Recovery
                     }
                     else
                     {
+                        quarantined.Add((path, start));
                         quarantinedRegions++;
                         quarantinedBytes += count;
                         Log.Damage(logger, path, start, count, quarantine);
@@ -114,14 +123,18 @@ internal static class Recovery
                 }
             }
 
-            if (damage.Count > 0)
+            if (isLast && validEnd > 0 && length > validEnd)
             {
-                length = Repair(path, damage, length);
+                // The torn tail, cut off in place: the segment ends with its last whole record.
+                using var file = files.Open(path, SpillFileMode.Write);
+                file.SetLength(validEnd);
+                file.Flush();
+                length = validEnd;
             }
 
-            if (length == 0)
+            if (length == 0 || validEnd == 0)
             {
-                File.Delete(path);
+                files.Delete(path);
                 continue;
             }
 
@@ -130,7 +143,7 @@ internal static class Recovery
 
         if (found.Count > 0)
         {
-            SpillFiles.SyncDirectory(directory);
+            syncDirectory();
         }
 
         Checkpoint checkpoint;
@@ -152,7 +165,7 @@ internal static class Recovery
             }
         }
 
-        var (allCuts, damagedCuts) = SpillFiles.ReadCuts(directory);
+        var (allCuts, damagedCuts) = CutJournal.Read(files, directory);
         if (damagedCuts > 0)
         {
             Log.CutsDamaged(logger, damagedCuts);
@@ -180,41 +193,7 @@ internal static class Recovery
             QuarantinedRegions = quarantinedRegions,
             QuarantinedBytes = quarantinedBytes,
             TruncatedBytes = truncatedBytes,
+            Quarantined = quarantined,
         };
-    }
-
-    /// <summary>Rewrites a segment without its damaged ranges (aside, fsynced, renamed over it); returns its new length.</summary>
-    private static long Repair(string path, List<(long Start, long Length)> damage, long length)
-    {
-        var temp = path + ".repair";
-        long written = 0;
-        using (var source = File.OpenHandle(path, FileMode.Open, FileAccess.Read))
-        using (var target = File.OpenHandle(temp, FileMode.Create, FileAccess.Write))
-        {
-            var buffer = new byte[1024 * 1024];
-            long position = 0;
-            foreach (var (start, count) in damage.Append((length, 0)))
-            {
-                while (position < start)
-                {
-                    var n = RandomAccess.Read(source, buffer.AsSpan(0, (int)Math.Min(buffer.Length, start - position)), position);
-                    if (n == 0)
-                    {
-                        break;
-                    }
-
-                    RandomAccess.Write(target, buffer.AsSpan(0, n), written);
-                    written += n;
-                    position += n;
-                }
-
-                position = start + count;
-            }
-
-            RandomAccess.FlushToDisk(target);
-        }
-
-        File.Move(temp, path, overwrite: true);
-        return written;
     }
 }

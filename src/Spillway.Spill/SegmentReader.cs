@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using Microsoft.Win32.SafeHandles;
 
 namespace Spillway.Spill;
 
@@ -29,17 +28,17 @@ internal sealed class SegmentReader : IDisposable
     // No real log skips this many sequence numbers between two records; a "record" that claims to is damage.
     private const long MaxSequenceGap = 1L << 40;
 
-    private readonly SafeFileHandle _handle;
+    private readonly ISpillFile _file;
     private byte[] _window = new byte[WindowBytes];
     private long _windowStart;
     private int _windowLength;
 
-    public SegmentReader(string path, long firstSequence)
+    public SegmentReader(ISpillFileSystem files, string path, long firstSequence)
     {
         Path = path;
         FirstSequence = firstSequence;
         LastSequence = firstSequence - 1;
-        _handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        _file = files.Open(path, SpillFileMode.Read);
     }
 
     /// <summary>The file.</summary>
@@ -55,7 +54,7 @@ internal sealed class SegmentReader : IDisposable
     public long LastSequence { get; private set; }
 
     /// <summary>The file's length now.</summary>
-    public long Length => RandomAccess.GetLength(_handle);
+    public long Length => _file.Length;
 
     /// <summary>
     /// Reads what is at <see cref="Position"/>, looking no further than <paramref name="limit"/> (the bytes known to be
@@ -108,7 +107,7 @@ internal sealed class SegmentReader : IDisposable
         var done = 0;
         while (done < bytes.Length)
         {
-            var n = RandomAccess.Read(_handle, bytes.AsSpan(done), start + done);
+            var n = _file.Read(bytes.AsSpan(done), start + done);
             if (n == 0)
             {
                 Array.Resize(ref bytes, done);
@@ -121,7 +120,7 @@ internal sealed class SegmentReader : IDisposable
         return bytes;
     }
 
-    public void Dispose() => _handle.Dispose();
+    public void Dispose() => _file.Dispose();
 
     private bool TryRecordAt(long offset, long limit, out int length, out long sequence)
     {
@@ -168,7 +167,7 @@ internal sealed class SegmentReader : IDisposable
         var read = 0;
         while (read < wanted)
         {
-            var n = RandomAccess.Read(_handle, _window.AsSpan(read, wanted - read), offset + read);
+            var n = _file.Read(_window.AsSpan(read, wanted - read), offset + read);
             if (n == 0)
             {
                 break;

@@ -46,7 +46,8 @@ public static class SpillCheck
         {
             report.Warning(
                 $"the spill log's budget of {Size(options.MaxBytes)} is more than its filesystem has: {Size(free)} free, plus {Size(held)} " +
-                $"in the log: should the disk fill first, the spill log fails and serve stops (exit 2); lower --spill-max-bytes or free space");
+                $"in the log: the log keeps to what the disk has (a full disk pushes TCP back, answers HTTP 503 and drops UDP, as a " +
+                $"spent budget does); lower --spill-max-bytes, or free space, to say so yourself");
         }
 
         report.Fact($"spill log {directory}: {Size(held)} held, {Size(free)} free on its filesystem, budget {Size(options.MaxBytes)}");
@@ -63,7 +64,7 @@ public static class SpillCheck
 
         try
         {
-            using (SpillFiles.Lock(directory))
+            using (OsFileSystem.Instance.Lock(lockPath))
             {
                 return null;
             }

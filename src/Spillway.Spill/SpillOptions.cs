@@ -22,7 +22,7 @@ public sealed record SpillOptions
     /// <summary>The default of <see cref="MaxBytes"/>: 1 GiB.</summary>
     public const long DefaultMaxBytes = 1024L * 1024 * 1024;
 
-    /// <summary>The largest segment file: 64 MiB, or a quarter of <see cref="MaxBytes"/> when that is less.</summary>
+    /// <summary>The largest segment file: 64 MiB, or a sixteenth of the budget when that is less.</summary>
     public const long DefaultSegmentBytes = 64L * 1024 * 1024;
 
     /// <summary>The directory of segment files, checkpoints and quarantine; created if missing.</summary>
@@ -40,15 +40,21 @@ public sealed record SpillOptions
     /// <summary>The fsync period under <see cref="SpillFsync.Interval"/>.</summary>
     public TimeSpan FsyncInterval { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>The segment size in use: <see cref="SegmentBytes"/>, kept to a quarter of the budget so segments can be freed.</summary>
-    public long EffectiveSegmentBytes => Math.Max(64 * 1024, Math.Min(SegmentBytes, MaxBytes / 4));
+    /// <summary>The smallest segment file.</summary>
+    public const long MinSegmentBytes = 64 * 1024;
+
+    /// <summary>
+    /// The segment size for a budget: <see cref="SegmentBytes"/>, kept to a sixteenth of the budget (at least
+    /// <see cref="MinSegmentBytes"/>) so that segments are freed, and space given back, while the log is in use.
+    /// </summary>
+    public long SegmentBytesFor(long budget) => Math.Max(MinSegmentBytes, Math.Min(SegmentBytes, budget / 16));
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first setting that is out of range.</summary>
     public void Validate()
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(Directory, nameof(Directory));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxBytes, 1024L * 1024, nameof(MaxBytes));
-        ArgumentOutOfRangeException.ThrowIfLessThan(SegmentBytes, 64L * 1024, nameof(SegmentBytes));
+        ArgumentOutOfRangeException.ThrowIfLessThan(SegmentBytes, MinSegmentBytes, nameof(SegmentBytes));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(FsyncInterval, TimeSpan.Zero, nameof(FsyncInterval));
         if (!Enum.IsDefined(Fsync))
         {

@@ -23,7 +23,7 @@ public sealed class SpillCheckTests : IDisposable
     {
         var directory = Path.Combine(_root, "spill");
         Directory.CreateDirectory(directory);
-        using (SpillFiles.Lock(directory))
+        using (OsFileSystem.Instance.Lock(SpillFiles.LockPath(directory)))
         {
             var problem = Assert.Single(SpillCheck.Check(new SpillOptions { Directory = directory }).Problems);
             Assert.StartsWith($"cannot open the spill log '{directory}': another process holds it", problem, StringComparison.Ordinal);

@@ -25,7 +25,8 @@ internal sealed class SpillHarness : IDisposable
         new() { BatchSize = batchSize, Linger = TimeSpan.FromMilliseconds(1) };
 
     public SpillBuffer Open(long maxBytes = SpillOptions.DefaultMaxBytes, long segmentBytes = SpillOptions.DefaultSegmentBytes,
-        int memoryMessages = 100_000, SpillFsync fsync = SpillFsync.Batch, long memoryBytes = IngestBufferOptions.DefaultMaxBytes)
+        int memoryMessages = 100_000, SpillFsync fsync = SpillFsync.Batch, long memoryBytes = IngestBufferOptions.DefaultMaxBytes,
+        ISpillFileSystem? files = null)
     {
         Stats = new IngestStats();
         return SpillBuffer.Open(
@@ -33,7 +34,8 @@ internal sealed class SpillHarness : IDisposable
             new IngestBufferOptions { MaxMessages = memoryMessages, MaxBytes = memoryBytes },
             Stats,
             TimeProvider.System,
-            NullLogger<SpillBuffer>.Instance);
+            NullLogger<SpillBuffer>.Instance,
+            files ?? OsFileSystem.Instance);
     }
 
     /// <summary>A message whose text is its number, with every syslog field set on the even ones.</summary>

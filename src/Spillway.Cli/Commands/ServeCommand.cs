@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Spillway.Cli.Hosting;
 using Spillway.Diagnostics;
 using Spillway.Messages;
+using Spillway.Pipeline;
 using Spillway.Sinks;
 using Spillway.Spill;
 
@@ -81,9 +82,9 @@ internal static class ServeCommand
         await host.WaitForShutdownAsync(CancellationToken.None);
 
         await output.WriteLineAsync(stats.Summary());
-        if (host.Services.GetService<SpillBuffer>() is { } spillLog)
+        if (host.Services.GetRequiredService<IBufferDiagnostics>().Summary() is { } bufferSummary)
         {
-            await output.WriteLineAsync(spillLog.Summary());
+            await output.WriteLineAsync(bufferSummary);
         }
 
         await output.FlushAsync(CancellationToken.None);

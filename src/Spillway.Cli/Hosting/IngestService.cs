@@ -4,7 +4,6 @@ using Microsoft.Extensions.Logging;
 using Spillway.Diagnostics;
 using Spillway.Messages;
 using Spillway.Pipeline;
-using Spillway.Spill;
 
 namespace Spillway.Cli.Hosting;
 
@@ -17,6 +16,7 @@ internal sealed class IngestService(
     WriterPool writers,
     IEnumerable<ISource> sources,
     IIngestBuffer buffer,
+    IBufferDiagnostics diagnostics,
     IngestStats stats,
     ShutdownControl shutdown,
     IHostApplicationLifetime lifetime,
@@ -39,10 +39,7 @@ internal sealed class IngestService(
     {
         await writers.OpenAsync(cancellationToken);
         _writer = RunWritersAsync();
-        if (buffer is SpillBuffer spill)
-        {
-            _ = WatchSpillAsync(spill);
-        }
+        _ = WatchBufferAsync();
 
         try
         {
@@ -94,13 +91,13 @@ internal sealed class IngestService(
         }
     }
 
-    /// <summary>A spill log that can no longer write ends the service: what it acknowledges must be on disk.</summary>
-    private async Task WatchSpillAsync(SpillBuffer spill)
+    /// <summary>A buffer that can no longer keep what it takes (the spill log's disk failed) ends the service.</summary>
+    private async Task WatchBufferAsync()
     {
         var stopped = Task.Delay(Timeout.InfiniteTimeSpan, time, lifetime.ApplicationStopped);
-        if (await Task.WhenAny(spill.Faulted, stopped) == spill.Faulted)
+        if (await Task.WhenAny(diagnostics.Faulted, stopped) == diagnostics.Faulted)
         {
-            shutdown.Fail(new IOException("the spill log failed: " + spill.Failure));
+            shutdown.Fail(new IOException("the spill log failed: " + diagnostics.Failure));
             lifetime.StopApplication();
         }
     }

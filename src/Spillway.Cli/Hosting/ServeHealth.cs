@@ -61,3 +61,12 @@ internal sealed class ListenersHealthCheck(IngestService service, IEnumerable<IS
             : HealthCheckResult.Unhealthy($"the {failing[0].Source.ToName()} listener is failing: {failing[0].LastError}", data: data));
     }
 }
+
+/// <summary>Unhealthy while the buffer refuses writes (the spill log's disk full, or the process out of descriptors).</summary>
+internal sealed class BufferHealthCheck(IBufferDiagnostics buffer) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(buffer.Refusal is { } refusal
+            ? HealthCheckResult.Unhealthy($"the spill log refuses writes: {refusal}; TCP is pushed back, HTTP answered 503, UDP dropped")
+            : HealthCheckResult.Healthy("the buffer takes writes"));
+}

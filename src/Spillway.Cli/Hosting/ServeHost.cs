@@ -83,10 +83,12 @@ internal static class ServeHost
                 spill, settings.Buffer, sp.GetRequiredService<IngestStats>(), sp.GetRequiredService<TimeProvider>(),
                 sp.GetRequiredService<ILogger<SpillBuffer>>()));
             services.AddSingleton<IIngestBuffer>(sp => sp.GetRequiredService<SpillBuffer>());
+            services.AddSingleton<IBufferDiagnostics>(sp => sp.GetRequiredService<SpillBuffer>());
         }
         else
         {
             services.AddSingleton<IIngestBuffer, IngestBuffer>();
+            services.AddSingleton(IBufferDiagnostics.None);
         }
         if (settings.Postgres is { } postgres)
         {
@@ -115,7 +117,8 @@ internal static class ServeHost
                 .AddPrometheusExporter());
         services.AddHealthChecks()
             .AddCheck<WritersHealthCheck>("writers")
-            .AddCheck<ListenersHealthCheck>("listeners");
+            .AddCheck<ListenersHealthCheck>("listeners")
+            .AddCheck<BufferHealthCheck>("buffer");
         services.AddSingleton<IHttpEndpoint, MetricsEndpoint>();
         services.AddSingleton<IHttpEndpoint, HealthEndpoint>();
 

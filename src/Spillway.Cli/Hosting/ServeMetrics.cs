@@ -2,7 +2,6 @@ using System.Diagnostics.Metrics;
 using Spillway.Diagnostics;
 using Spillway.Messages;
 using Spillway.Pipeline;
-using Spillway.Spill;
 
 namespace Spillway.Cli.Hosting;
 
@@ -14,7 +13,7 @@ internal sealed class ServeMetrics
 {
     private static readonly WriterState[] States = Enum.GetValues<WriterState>();
 
-    public ServeMetrics(PipelineMetrics pipeline, WriterPool pool, IEnumerable<ISource> sources, IIngestBuffer buffer)
+    public ServeMetrics(PipelineMetrics pipeline, WriterPool pool, IEnumerable<ISource> sources, IBufferDiagnostics diagnostics)
     {
         var listeners = sources.ToList();
         pipeline.Meter.CreateObservableGauge("spillway.writer.state", () => WriterStates(pool), "{writer}",
@@ -32,19 +31,7 @@ internal sealed class ServeMetrics
         pipeline.Meter.CreateObservableCounter("spillway.http.requests.refused",
             () => Per(listeners, Transport.Http, s => s.Limits.RequestsRefused), "{request}",
             "Requests answered 503 before their body was read, because --http-max-body-bytes-in-flight was held already");
-        if (buffer is SpillBuffer spill)
-        {
-            var meter = pipeline.Meter;
-            meter.CreateObservableGauge("spillway.spill.size", () => spill.DiskBytes, "By", "Bytes of the spill log on disk now");
-            meter.CreateObservableGauge("spillway.spill.size.limit", () => spill.SpillOptions.MaxBytes, "By", "The spill log's disk budget");
-            meter.CreateObservableCounter("spillway.spill.written", () => spill.WrittenBytes, "By", "Bytes of records written to the spill log");
-            meter.CreateObservableCounter("spillway.spill.replayed", () => spill.Replayed, "{message}",
-                "Messages found in the spill log at the start, accepted before it and stored after");
-            meter.CreateObservableCounter("spillway.spill.quarantined", () => spill.QuarantinedRegions, "{region}",
-                "Damaged regions of the spill log skipped and moved to its quarantine directory");
-            meter.CreateObservableCounter("spillway.spill.truncated", () => spill.TruncatedBytes, "By",
-                "Bytes of a torn last write cut off the spill log at the start (and kept in its quarantine directory)");
-        }
+        diagnostics.AddInstruments(pipeline.Meter);
     }
 
     private static IEnumerable<Measurement<long>> Per(List<ISource> sources, Transport transport, Func<ISource, long> count) =>

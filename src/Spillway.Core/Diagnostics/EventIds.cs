@@ -45,5 +45,11 @@ public static class EventIds
     public const int SpillFailed = 4006;
     public const int SpillFull = 4007;
     public const int SpillBehind = 4008;
+    public const int SpillRefusing = 4009;
+    public const int SpillResumed = 4010;
+    public const int SpillHousekeepingBehind = 4011;
+    public const int SpillBudgetCapped = 4012;
+    public const int SpillJournalRetry = 4013;
+    public const int SpillReadRetry = 4014;
 #pragma warning restore CS1591
 }

@@ -30,7 +30,7 @@ public sealed class IngestStats
     /// <summary>Rejects committed to the rejects table.</summary>
     public long Rejected => Volatile.Read(ref _rejected);
 
-    /// <summary>Items received and given up because the buffer was full on a source that cannot push back.</summary>
+    /// <summary>Items received and given up: the buffer was full on a source that cannot push back, or the spill log gave them back.</summary>
     public long Dropped => Sum(_droppedBySource);
 
     /// <summary>Blank frames skipped.</summary>
@@ -81,6 +81,13 @@ public sealed class IngestStats
         OnAccepted(source, bytes);
         Interlocked.Increment(ref _droppedBySource[(int)source]);
     }
+
+    /// <summary>
+    /// Counts one item that was accepted and then given back to its sender, who was told that it was not kept (the
+    /// spill log's disk refused to write it). It counts as dropped, so the totals still add up.
+    /// </summary>
+    /// <param name="source">The listener it came from.</param>
+    public void OnGivenBack(Transport source) => Interlocked.Increment(ref _droppedBySource[(int)source]);
 
     /// <summary>Counts one blank frame skipped.</summary>
     public void OnBlank(Transport source) => Interlocked.Increment(ref _blankBySource[(int)source]);

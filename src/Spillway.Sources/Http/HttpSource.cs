@@ -329,6 +329,16 @@ public sealed class HttpSource : ISource
                 .ConfigureAwait(false);
             return;
         }
+        catch (IngestRefusedException ex)
+        {
+            // The spill log's disk refused them (full, or out of descriptors) and rolled them back: none is kept, and
+            // the sender may send them all again once it has room.
+            _badInput.Report(SourceWriter.BufferFull, Transport.Http, peer, "the spill log refused to write the request: answered 503, nothing of it kept");
+            context.Response.Headers.RetryAfter = RetryAfter;
+            await AnswerAsync(context, StatusCodes.Status503ServiceUnavailable, "the messages could not be kept, nothing was taken: " + ex.Message)
+                .ConfigureAwait(false);
+            return;
+        }
         catch (Exception ex) when (receipt.Stored.IsFaulted)
         {
             // The spill log could not make them durable (its disk failed): the sender must keep them and send again.
