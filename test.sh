@@ -5,7 +5,8 @@
 # (as root, from Debian's packages): util-linux logger (bsdutils) and python3, the real senders of the end-to-end
 # tests; postgresql, of which a private cluster is started on a free loopback port for the run and stopped at the
 # end, whatever the outcome; binutils (strip) and lintian for the package.
-# Set SPILLWAY_STRESS=1 for ten times the iterations of the concurrency tests.
+# As root, a 20 MiB tmpfs is mounted for the full-disk test and unmounted at the end (not root: that test is skipped,
+# and says so). Set SPILLWAY_STRESS=1 for ten times the iterations of the concurrency and fault tests.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -37,7 +38,14 @@ stop_postgres() {
   fi
   [ -n "$pg_root" ] && rm -rf "$pg_root"
 }
-trap 'stop_postgres; rm -rf "$results"' EXIT
+small_disk=""
+unmount_small_disk() {
+  if [ -n "$small_disk" ]; then
+    umount "$small_disk" 2>/dev/null || umount -l "$small_disk" 2>/dev/null || true
+    rmdir "$small_disk" 2>/dev/null || true
+  fi
+}
+trap 'stop_postgres; unmount_small_disk; rm -rf "$results"' EXIT
 
 # PostgreSQL refuses to run as root: as root, the cluster belongs to the postgres user the package creates.
 as_postgres() {
@@ -68,6 +76,22 @@ export SPILLWAY_TEST_POSTGRES_CTL="$pg_bin/pg_ctl" SPILLWAY_TEST_POSTGRES_DATA="
 export SPILLWAY_TEST_POSTGRES_AS="$([ "$(id -u)" -eq 0 ] && echo postgres || true)"
 
 dotnet build Spillway.slnx -c "$configuration" --nologo
+
+# A small disk of the tests' own for the full-disk test (SmallMachineTests): a 20 MiB tmpfs, mounted as root and
+# unmounted at the end, whatever the outcome. Where it cannot be mounted the test says so and is skipped.
+if [ "$(id -u)" -eq 0 ]; then
+  small_disk=$(mktemp -d /tmp/spillway-small-disk.XXXXXX)
+  if mount -t tmpfs -o size=20m,mode=0700 tmpfs "$small_disk" 2>"$results/mount.log"; then
+    export SPILLWAY_TEST_SMALL_DISK="$small_disk"
+    echo "test.sh: a 20 MiB tmpfs on $small_disk for the full-disk test"
+  else
+    echo "test.sh: could not mount a tmpfs ($(cat "$results/mount.log")): the full-disk test is skipped" >&2
+    rmdir "$small_disk"
+    small_disk=""
+  fi
+else
+  echo "test.sh: not root, so no tmpfs can be mounted: the full-disk test is skipped" >&2
+fi
 
 # A test that hangs fails the run after the timeout (with a dump of where it hung) instead of stalling CI.
 # One test assembly at a time (-m:1): the PostgreSQL fault tests of two assemblies stop and start the same server.
