@@ -32,6 +32,7 @@ internal sealed class LogReader : IDisposable
     private IOException? _readFault;
     private TimeSpan _readRetry = FirstRetry;
     private long? _readFaultLoggedAt;
+    private readonly RunFeed _run;
 
     public LogReader(SpillOptions options, LogState state, SegmentSet segments, CutJournal journal, ISpillFileSystem files,
         ILogger logger, Recovered recovered)
@@ -48,6 +49,7 @@ internal sealed class LogReader : IDisposable
         _lastRead = recovered.Checkpoint.Next - 1;
         _quarantinedRegions = recovered.QuarantinedRegions;
         _quarantinedBytes = recovered.QuarantinedBytes;
+        _run = new RunFeed(this);
     }
 
     public long QuarantinedRegions => Interlocked.Read(ref _quarantinedRegions);
@@ -152,31 +154,10 @@ internal sealed class LogReader : IDisposable
         }
         else
         {
-            var limit = _forcedCuts.TryPeek(out var next) ? next.First - 1 : long.MaxValue;
-            var firstAt = time.GetTimestamp();
-            last = from - 1;
-            while (batch.Count < limits.BatchSize)
-            {
-                if (TryPeek(out var peeked))
-                {
-                    if (peeked.Sequence > limit)
-                    {
-                        break;
-                    }
-
-                    batch.Add(peeked.Item);
-                    last = peeked.Sequence;
-                    _peeked = null;
-                    continue;
-                }
-
-                var remaining = limits.Linger - time.GetElapsedTime(firstAt);
-                if (remaining <= TimeSpan.Zero || _state.IsFull || !await WaitForDataAsync(remaining, time, abort).ConfigureAwait(false))
-                {
-                    break;
-                }
-            }
-
+            _run.Limit = _forcedCuts.TryPeek(out var next) ? next.First - 1 : long.MaxValue;
+            _run.Last = from - 1;
+            await Batcher.FillAsync(_run, batch, time.GetTimestamp(), limits, time, abort).ConfigureAwait(false);
+            last = _run.Last;
             if (batch.Count == 0)
             {
                 return true;
@@ -425,5 +406,34 @@ internal sealed class LogReader : IDisposable
         {
             Log.Damage(_logger, reader.Path, start, length, "nowhere: " + ex.Message + " (" + why + ")");
         }
+    }
+
+    /// <summary>
+    /// The records of a new cut, as the batcher takes them: the next ones in order, up to <see cref="Limit"/> (where a
+    /// cut taken before the restart begins); it says to cut at once when the log is full, since no more can come.
+    /// </summary>
+    private sealed class RunFeed(LogReader reader) : IBatchFeed
+    {
+        public long Limit { get; set; }
+
+        /// <summary>The sequence number of the last record taken.</summary>
+        public long Last { get; set; }
+
+        public bool TryTake(out IngestItem item)
+        {
+            if (reader.TryPeek(out var peeked) && peeked.Sequence <= Limit)
+            {
+                item = peeked.Item;
+                Last = peeked.Sequence;
+                reader._peeked = null;
+                return true;
+            }
+
+            item = null!;
+            return false;
+        }
+
+        public async ValueTask<bool> WaitAsync(TimeSpan timeout, TimeProvider time, CancellationToken abort) =>
+            reader._peeked is null && !reader._state.IsFull && await reader.WaitForDataAsync(timeout, time, abort).ConfigureAwait(false);
     }
 }

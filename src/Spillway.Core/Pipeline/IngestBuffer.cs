@@ -20,6 +20,7 @@ public sealed class IngestBuffer : IIngestBuffer
     private readonly Channel<IngestItem> _channel = Channel.CreateUnbounded<IngestItem>(
         new UnboundedChannelOptions { SingleReader = false, SingleWriter = true, AllowSynchronousContinuations = false });
 
+    private readonly ChannelFeed _feed;
     private readonly IngestStats _stats;
     private readonly Lock _gate = new();
     private readonly LinkedList<Waiter> _waiters = new();
@@ -35,6 +36,7 @@ public sealed class IngestBuffer : IIngestBuffer
         options.Validate();
         Options = options;
         _stats = stats;
+        _feed = new ChannelFeed(_channel.Reader);
     }
 
     /// <inheritdoc />
@@ -161,37 +163,16 @@ public sealed class IngestBuffer : IIngestBuffer
         var reader = _channel.Reader;
         while (await reader.WaitToReadAsync(abort).ConfigureAwait(false))
         {
-            long firstAt = 0;
-            while (batch.Count < limits.BatchSize)
+            if (!reader.TryRead(out var first))
             {
-                if (reader.TryRead(out var item))
-                {
-                    if (batch.Count == 0)
-                    {
-                        firstAt = time.GetTimestamp();
-                        batch.Id = Guid.CreateVersion7(time.GetUtcNow());
-                    }
-
-                    batch.Add(item);
-                    continue;
-                }
-
-                if (batch.Count == 0)
-                {
-                    break; // another writer took it: wait again
-                }
-
-                var remaining = limits.Linger - time.GetElapsedTime(firstAt);
-                if (remaining <= TimeSpan.Zero || !await Linger.WaitToReadAsync(reader, remaining, time, abort).ConfigureAwait(false))
-                {
-                    return true;
-                }
+                continue; // another writer took it: wait again
             }
 
-            if (batch.Count != 0)
-            {
-                return true;
-            }
+            var firstAt = time.GetTimestamp();
+            batch.Id = Guid.CreateVersion7(time.GetUtcNow());
+            batch.Add(first);
+            await Batcher.FillAsync(_feed, batch, firstAt, limits, time, abort).ConfigureAwait(false);
+            return true;
         }
 
         return false;
@@ -303,5 +284,14 @@ public sealed class IngestBuffer : IIngestBuffer
         public CancellationToken Token { get; set; }
 
         public void Cancel() => owner.Cancel(this);
+    }
+
+    /// <summary>The channel, as the batcher takes from it.</summary>
+    private sealed class ChannelFeed(ChannelReader<IngestItem> reader) : IBatchFeed
+    {
+        public bool TryTake(out IngestItem item) => reader.TryRead(out item!);
+
+        public ValueTask<bool> WaitAsync(TimeSpan timeout, TimeProvider time, CancellationToken abort) =>
+            Linger.WaitToReadAsync(reader, timeout, time, abort);
     }
 }
