@@ -38,7 +38,7 @@ internal static partial class Log
     public static partial void Behind(ILogger logger, long bytes, long maxBytes);
 
     [LoggerMessage(EventId = EventIds.SpillRefusing, Level = LogLevel.Warning,
-        Message = "Spill log {Directory} refuses writes: {Reason}. The write was rolled back; {GivenBack} messages of HTTP requests were given back (answered 503, nothing of them kept), {Kept} from TCP are held in memory to be written; TCP is pushed back, HTTP answered 503 and UDP dropped until the disk takes writes again, tried with backoff (said once a minute at most)")]
+        Message = "Spill log {Directory} refuses writes: {Reason}. The write was rolled back; {GivenBack} messages of HTTP requests were given back (answered 503, nothing of them kept), {Kept} others (from TCP, or of requests written in part) are held in memory to be written; TCP is pushed back, HTTP answered 503 and UDP dropped until the disk takes writes again, tried with backoff (said once a minute at most)")]
     public static partial void Refusing(ILogger logger, string directory, string reason, int givenBack, int kept);
 
     [LoggerMessage(EventId = EventIds.SpillResumed, Level = LogLevel.Information,

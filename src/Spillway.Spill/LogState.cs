@@ -361,10 +361,10 @@ internal sealed class LogState
 
     /// <summary>
     /// The disk refused to write the records from <paramref name="from"/> on (its segment is rolled back to the last
-    /// record boundary). The records whose senders wait to hear, and those appended since, are given back: their
-    /// senders are told that nothing of them was kept (HTTP answers 503), and they are counted as dropped. The others
-    /// (from senders that cannot be told, TCP) stay, to be written when the disk takes writes again. Until then
-    /// nothing more is admitted.
+    /// record boundary). The records of requests whose senders wait to hear, among them and those appended since, are
+    /// given back when all of a request is there: its sender is told that nothing of it was kept (HTTP answers 503),
+    /// and they are counted as dropped. The others (from senders that cannot be told, TCP, and of requests already
+    /// written in part) stay, to be written when the disk takes writes again. Until then nothing more is admitted.
     /// </summary>
     public void Refuse(PendingRecords taken, int from, Exception fault)
     {
@@ -375,8 +375,14 @@ internal sealed class LogState
             : "the spill log could not write: " + fault.Message;
         lock (_gate)
         {
-            kept.AddKept(taken, from, givenBack);
-            kept.AddKept(_pending, 0, givenBack);
+            // A request is given back only whole: when every one of its records is here, none written yet. One
+            // written in part (an HTTP request that waits for room writes its messages one by one) waits, as TCP does.
+            var counts = new Dictionary<Receipt, int>(ReferenceEqualityComparer.Instance);
+            taken.CountReceipts(from, counts);
+            _pending.CountReceipts(0, counts);
+            bool Whole(Receipt receipt) => counts[receipt] == receipt.Items;
+            kept.AddKept(taken, from, Whole, givenBack);
+            kept.AddKept(_pending, 0, Whole, givenBack);
             _pending = kept;
             if (givenBack.Count > 0)
             {

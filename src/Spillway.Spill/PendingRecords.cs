@@ -44,19 +44,34 @@ internal sealed class PendingRecords
         Length += record.Length;
     }
 
-    /// <summary>Adds the records of <paramref name="source"/> from <paramref name="from"/> on that have no receipt, and returns the others.</summary>
-    public void AddKept(PendingRecords source, int from, List<Entry> givenBack)
+    /// <summary>
+    /// Adds the records of <paramref name="source"/> from <paramref name="from"/> on, but for those whose receipt
+    /// <paramref name="giveBack"/> says to give back: those go to <paramref name="givenBack"/>.
+    /// </summary>
+    public void AddKept(PendingRecords source, int from, Func<Receipt, bool> giveBack, List<Entry> givenBack)
     {
         for (var i = from; i < source.Count; i++)
         {
             var entry = source[i];
-            if (entry.Receipt is null)
+            if (entry.Receipt is { } receipt && giveBack(receipt))
             {
-                Add(source.Bytes(entry.Offset, entry.Length), entry.Sequence, null, null);
+                givenBack.Add(entry);
             }
             else
             {
-                givenBack.Add(entry);
+                Add(source.Bytes(entry.Offset, entry.Length), entry.Sequence, entry.Receipt, entry.Item);
+            }
+        }
+    }
+
+    /// <summary>Counts, for each receipt, its records from <paramref name="from"/> on into <paramref name="counts"/>.</summary>
+    public void CountReceipts(int from, Dictionary<Receipt, int> counts)
+    {
+        for (var i = from; i < _entries.Count; i++)
+        {
+            if (_entries[i].Receipt is { } receipt)
+            {
+                counts[receipt] = counts.GetValueOrDefault(receipt) + 1;
             }
         }
     }

@@ -36,9 +36,19 @@ internal sealed class FaultyFileSystem : ISpillFileSystem
 
     public FileFault Fault { get; }
 
-    public int FailAt { get; }
+    public int FailAt { get; private set; }
 
-    public int FailCount { get; }
+    public int FailCount { get; private set; }
+
+    /// <summary>Fails the next <paramref name="count"/> operations the fault applies to (a test's hand on the moment).</summary>
+    public void FailFromNext(int count)
+    {
+        lock (Log)
+        {
+            FailCount = count;
+            FailAt = Eligible + 1;
+        }
+    }
 
     /// <summary>Operations the fault could have applied to so far.</summary>
     public int Eligible => Volatile.Read(ref _eligible);

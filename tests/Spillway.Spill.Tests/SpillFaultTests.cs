@@ -63,6 +63,36 @@ public sealed class SpillFaultTests
         Assert.True(struck >= iterations / 2, $"the fault struck in only {struck} of {iterations} runs");
     }
 
+    [Fact]
+    public async Task A_refused_write_gives_back_a_whole_request_and_holds_one_already_written_in_part()
+    {
+        using var harness = new SpillHarness();
+        var files = new FaultyFileSystem(FileFault.NoSpace, failAt: int.MaxValue);
+        await using var spill = harness.Open(files: files);
+
+        // A request written message by message (HTTP waiting for room): its first message is on disk.
+        var partial = new Receipt(3);
+        await spill.WriteAsync(WithReceipt(Item(0), partial), Ct);
+        await Eventually.Until(() => spill.WrittenBytes > 0, "the first message written");
+
+        // The disk refuses the next write: the second message, and a whole request that came with it.
+        files.FailFromNext(1);
+        var whole = new Receipt(2);
+        await spill.WriteAsync(WithReceipt(Item(1), partial), Ct);
+        Assert.True(spill.TryWriteAll([WithReceipt(Item(10), whole), WithReceipt(Item(11), whole)]));
+
+        // The whole request is given back (503, nothing of it kept); the one written in part is held and completed.
+        await Assert.ThrowsAsync<IngestRefusedException>(() => whole.Stored.WaitAsync(TestTimeouts.Wait, Ct));
+        Assert.Contains(files.Log, l => l.StartsWith("write 0", StringComparison.Ordinal));
+        await Eventually.Until(() => spill.Refusal is null, "the disk to take writes again");
+        await spill.WriteAsync(WithReceipt(Item(2), partial), Ct);
+        await partial.Stored.WaitAsync(TestTimeouts.Wait, Ct);
+
+        Assert.Equal(2, spill.GivenBack);
+        Assert.Equal([0, 1, 2], (await TakeAsync(spill, 3)).Select(NumberOf));
+        Assert.Equal(0, spill.Messages);
+    }
+
     /// <summary>
     /// A run: a healthy start that leaves records to replay, then a start over <paramref name="files"/> that writes
     /// HTTP groups and TCP messages while a writer stores batches, then a healthy start that stores what is left.

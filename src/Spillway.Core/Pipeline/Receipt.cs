@@ -14,12 +14,16 @@ public sealed class Receipt
     public Receipt(int items)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(items);
+        Items = items;
         _pending = items;
         if (items == 0)
         {
             _stored.TrySetResult();
         }
     }
+
+    /// <summary>The items of the group.</summary>
+    public int Items { get; }
 
     /// <summary>Completes once every item has been stored.</summary>
     public Task Stored => _stored.Task;
