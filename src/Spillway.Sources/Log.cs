@@ -28,6 +28,6 @@ internal static partial class Log
     public static partial void UdpReceiveFailed(ILogger logger, Exception exception, IPEndPoint endpoint, TimeSpan delay);
 
     [LoggerMessage(EventId = EventIds.AcceptFailed, Level = LogLevel.Error,
-        Message = "Accepting TCP connections on {Endpoint} failed; trying again in {Delay}")]
-    public static partial void AcceptFailed(ILogger logger, Exception exception, EndPoint endpoint, TimeSpan delay);
+        Message = "Accepting TCP connections on {Endpoint} failed ({Failures} times in a row); trying again in {Delay}, with backoff, the connections open served meanwhile (said once a minute at most)")]
+    public static partial void AcceptFailed(ILogger logger, Exception exception, EndPoint endpoint, int failures, TimeSpan delay);
 }

@@ -176,6 +176,7 @@ public sealed class SmallMachineTests
 
         serve.Signal(SpillwayProcess.Sigterm);
         Assert.Equal(0, await serve.WaitForExitAsync());
+        Assert.Single(serve.Error.Split('\n'), l => l.Contains("Accepting TCP connections", StringComparison.Ordinal)); // once a minute
         var stored = workspace.Messages();
         Assert.Equal(stored.Count, stored.Distinct().Count());
         Assert.Equal(

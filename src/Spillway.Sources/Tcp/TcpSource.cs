@@ -74,6 +74,7 @@ public sealed class TcpSource : SocketSource
     {
         var endpoint = listener.LocalEndPoint!;
         var failures = 0;
+        long? loggedAt = null;
         var backoff = new Backoff(TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(5));
         while (!StopToken.IsCancellationRequested)
         {
@@ -93,7 +94,12 @@ public sealed class TcpSource : SocketSource
                 // Such as running out of file descriptors: keep the listener, wait, and try again.
                 var delay = backoff.Delay(++failures);
                 Tracker.OnFailure(ex);
-                Log.AcceptFailed(_logger, ex, endpoint, delay);
+                if (loggedAt is not { } at || Time.GetElapsedTime(at) >= TimeSpan.FromMinutes(1))
+                {
+                    loggedAt = Time.GetTimestamp();
+                    Log.AcceptFailed(_logger, ex, endpoint, failures, delay);
+                }
+
                 try
                 {
                     await Task.Delay(delay, Time, StopToken).ConfigureAwait(false);
