@@ -22,23 +22,41 @@ public sealed class PostgresSink : ISink
     private readonly string _messages;
     private readonly string _rejects;
     private readonly string _batches;
+    private readonly string _prefix;
+    private readonly Retention _retention;
+    private readonly string _retentionLine;
+    private readonly string _tables;
 
     /// <summary>Creates the sink; <see cref="OpenAsync"/> checks the server and creates the schema.</summary>
-    /// <param name="options">The table prefix (the connection string is the data source's).</param>
+    /// <param name="options">The table prefix and the retention (the connection string is the data source's).</param>
     /// <param name="dataSource">The connection pool, shared by the writers.</param>
     /// <param name="logger">Where the sink logs.</param>
     public PostgresSink(PostgresSinkOptions options, NpgsqlDataSource dataSource, ILogger<PostgresSink> logger)
+        : this(options, dataSource, logger, TimeProvider.System)
+    {
+    }
+
+    /// <summary>Creates the sink, with the clock its retention goes by; <see cref="OpenAsync"/> checks the server and creates the schema.</summary>
+    public PostgresSink(PostgresSinkOptions options, NpgsqlDataSource dataSource, ILogger<PostgresSink> logger, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(dataSource);
         ArgumentNullException.ThrowIfNull(logger);
+        ArgumentNullException.ThrowIfNull(time);
         options.Validate();
         _dataSource = dataSource;
         _logger = logger;
+        _prefix = options.TablePrefix;
         _messages = $"\"{options.TablePrefix}messages\"";
         _rejects = $"\"{options.TablePrefix}rejects\"";
         _batches = $"\"{options.TablePrefix}batches\"";
+        _retention = new Retention(options.Retention, time, options.RetentionChunkRows);
+        _retentionLine = _retention.Description;
+        _tables = $"{_messages} and {_rejects}";
     }
+
+    /// <summary>Rows deleted by the retention since the start (by this sink; each writer sweeps with its own).</summary>
+    public long Expired => _retention.Deleted;
 
     /// <inheritdoc />
     public async ValueTask OpenAsync(CancellationToken cancellationToken)
@@ -54,6 +72,7 @@ public sealed class PostgresSink : ISink
             }
 
             Log.Opened(_logger, connection.PostgreSqlVersion, builder.Host, builder.Port, connection.Database, _messages, _rejects);
+            Log.RetentionInForce(_logger, _tables, _retentionLine);
         }
         catch (PostgresException ex)
         {
@@ -71,9 +90,10 @@ public sealed class PostgresSink : ISink
     public async ValueTask<int> WriteAsync(Batch batch, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
+        int refused;
         try
         {
-            return await StoreAsync(batch.Id, batch.Messages, batch.Rejects, [], cancellationToken).ConfigureAwait(false);
+            refused = await StoreAsync(batch.Id, batch.Messages, batch.Rejects, [], cancellationToken).ConfigureAwait(false);
         }
         catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UndefinedTable)
         {
@@ -83,6 +103,43 @@ public sealed class PostgresSink : ISink
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             throw;
         }
+
+        await SweepAsync(cancellationToken).ConfigureAwait(false);
+        return refused;
+    }
+
+    /// <summary>
+    /// Deletes a chunk of the rows past the retention, when a sweep is due. The batch is committed already: a sweep
+    /// that fails is said and tried again at the next one, never the batch's failure. Writers sweeping at once take
+    /// rows apart (SKIP LOCKED) instead of waiting on each other.
+    /// </summary>
+    private async ValueTask SweepAsync(CancellationToken cancellationToken)
+    {
+        if (_retention.Due() is not { } cutoff)
+        {
+            return;
+        }
+
+        try
+        {
+            await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            var messages = await ExpireAsync(connection, _messages, cutoff, cancellationToken).ConfigureAwait(false);
+            var rejects = await ExpireAsync(connection, _rejects, cutoff, cancellationToken).ConfigureAwait(false);
+            _retention.Swept(messages, rejects);
+        }
+        catch (NpgsqlException ex)
+        {
+            Log.RetentionSweepFailed(_logger, _tables, ex.Message);
+        }
+    }
+
+    private async Task<int> ExpireAsync(NpgsqlConnection connection, string table, DateTimeOffset cutoff, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(
+            $"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE received_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)", connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = cutoff.ToUniversalTime(), NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new NpgsqlParameter { Value = _retention.ChunkRows, NpgsqlDbType = NpgsqlDbType.Integer });
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -203,6 +260,13 @@ public sealed class PostgresSink : ISink
         );
         -- A batch is retried within seconds or minutes: a week of ledger is ample and keeps the table small.
         DELETE FROM {_batches} WHERE committed_at < now() - interval '7 days';
+        {(_retention.Age > TimeSpan.Zero ? RetentionIndexes() : "")}
+        """;
+
+    /// <summary>Retention deletes by received time: without these, each chunk would scan the whole table.</summary>
+    private string RetentionIndexes() => $"""
+        CREATE INDEX IF NOT EXISTS "{_prefix}messages_received_at" ON {_messages} (received_at);
+        CREATE INDEX IF NOT EXISTS "{_prefix}rejects_received_at" ON {_rejects} (received_at);
         """;
 
     /// <summary>Messages PostgreSQL can hold, and those it cannot (a NUL in a text column), with the reason.</summary>

@@ -14,10 +14,21 @@ public sealed partial record PostgresSinkOptions
     /// </summary>
     public string TablePrefix { get; init; } = "";
 
+    /// <summary>
+    /// How long rows are kept, by the time they were received: older ones are deleted from the messages and rejects
+    /// tables in chunks between batches. <value>The default, <see cref="TimeSpan.Zero"/>, keeps every row.</value>
+    /// </summary>
+    public TimeSpan Retention { get; init; }
+
+    /// <summary>The most rows one chunk of the retention deletes from a table. <value>The default is 5,000.</value></summary>
+    public int RetentionChunkRows { get; init; } = Sinks.Retention.DefaultChunkRows;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first value that is wrong.</summary>
     public void Validate()
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(ConnectionString, nameof(ConnectionString));
+        ArgumentOutOfRangeException.ThrowIfLessThan(Retention, TimeSpan.Zero, nameof(Retention));
+        ArgumentOutOfRangeException.ThrowIfLessThan(RetentionChunkRows, 1, nameof(RetentionChunkRows));
         if (!TablePrefixPattern().IsMatch(TablePrefix))
         {
             throw new ArgumentException(

@@ -21,4 +21,12 @@ internal static partial class Log
         Message = "SQLite database {Path} was deleted or replaced under the running service ({What}): reopened at the path, and the " +
             "batch written there again; what earlier batches stored is in the file that was removed")]
     public static partial void FileReplaced(ILogger logger, string path, string what);
+
+    [LoggerMessage(EventId = EventIds.RetentionInForce, Level = LogLevel.Information,
+        Message = "Retention of {Tables}: {Retention}")]
+    public static partial void RetentionInForce(ILogger logger, string tables, string retention);
+
+    [LoggerMessage(EventId = EventIds.RetentionSweepFailed, Level = LogLevel.Warning,
+        Message = "Deleting the rows past the retention from {Tables} failed ({Reason}); tried again at the next sweep, ingest goes on")]
+    public static partial void RetentionSweepFailed(ILogger logger, string tables, string reason);
 }

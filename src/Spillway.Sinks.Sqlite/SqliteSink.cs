@@ -63,21 +63,38 @@ public sealed class SqliteSink : ISink
     /// <summary>A batch is retried within seconds or minutes; a week of ledger is ample, and keeps the table small.</summary>
     private const string PruneBatches = "DELETE FROM batches WHERE committed_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-7 days')";
 
+    /// <summary>Retention deletes by received time: without these, each chunk would scan the whole table.</summary>
+    private const string RetentionIndexes = """
+        CREATE INDEX IF NOT EXISTS messages_received_at ON messages (received_at);
+        CREATE INDEX IF NOT EXISTS rejects_received_at ON rejects (received_at);
+        """;
+
     private const int CancellationCheckInterval = 4096;
 
     private readonly SqliteSinkOptions _options;
     private readonly ILogger _logger;
     private readonly string _connectionString;
+    private readonly Retention _retention;
+    private readonly string _retentionLine;
     private Session? _session;
 
     /// <summary>Creates the sink; <see cref="OpenAsync"/> opens it.</summary>
     public SqliteSink(SqliteSinkOptions options, ILogger<SqliteSink> logger)
+        : this(options, logger, TimeProvider.System)
+    {
+    }
+
+    /// <summary>Creates the sink, with the clock its retention goes by; <see cref="OpenAsync"/> opens it.</summary>
+    public SqliteSink(SqliteSinkOptions options, ILogger<SqliteSink> logger, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(logger);
+        ArgumentNullException.ThrowIfNull(time);
         options.Validate();
         _options = options;
         _logger = logger;
+        _retention = new Retention(options.Retention, time, options.RetentionChunkRows);
+        _retentionLine = _retention.Description;
         FullPath = System.IO.Path.GetFullPath(options.Path);
         _connectionString = new SqliteConnectionStringBuilder
         {
@@ -115,7 +132,11 @@ public sealed class SqliteSink : ISink
                 Directory.CreateDirectory(directory);
             }
 
-            _session ??= OpenSession(checkIntegrity: true);
+            if (_session is null)
+            {
+                _session = OpenSession(checkIntegrity: true);
+                Log.RetentionInForce(_logger, FullPath, _retentionLine);
+            }
         }
         catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
         {
@@ -146,6 +167,8 @@ public sealed class SqliteSink : ISink
                 session.Write(batch, cancellationToken);
                 Replaced++;
             }
+
+            Sweep(session);
         }
         catch (Exception ex) when (ex is not OperationCanceledException && cancellationToken.IsCancellationRequested)
         {
@@ -162,11 +185,36 @@ public sealed class SqliteSink : ISink
         return ValueTask.FromResult(0); // SQLite holds any text, NUL included: it refuses nothing
     }
 
+    /// <summary>Rows deleted by the retention since the start.</summary>
+    public long Expired => _retention.Deleted;
+
     /// <inheritdoc />
     public ValueTask DisposeAsync()
     {
         Reset();
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// Deletes a chunk of the rows past the retention, when a sweep is due. The batch is committed already: a sweep
+    /// that fails (another process holds the lock) is said and tried again at the next one, never the batch's failure.
+    /// </summary>
+    private void Sweep(Session session)
+    {
+        if (_retention.Due() is not { } cutoff)
+        {
+            return;
+        }
+
+        try
+        {
+            var (messages, rejects) = session.Sweep(FormatTime(cutoff), _retention.ChunkRows);
+            _retention.Swept(messages, rejects);
+        }
+        catch (SqliteException ex)
+        {
+            Log.RetentionSweepFailed(_logger, FullPath, ex.Message);
+        }
     }
 
     private void Reset()
@@ -194,6 +242,11 @@ public sealed class SqliteSink : ISink
 
             Execute(connection, $"PRAGMA synchronous = {_options.Synchronous.ToString().ToUpperInvariant()}");
             Execute(connection, Schema);
+            if (_options.Retention > TimeSpan.Zero)
+            {
+                Execute(connection, RetentionIndexes);
+            }
+
             Execute(connection, PruneBatches);
             var session = new Session(connection) { Identity = FileIdentity.Of(FullPath) };
             Log.Opened(_logger, FullPath, journalMode, _options.Synchronous);
@@ -268,9 +321,13 @@ public sealed class SqliteSink : ISink
         private readonly SqliteCommand _reject;
         private readonly SqliteCommand _findBatch;
         private readonly SqliteCommand _insertBatch;
+        private readonly SqliteCommand _expireMessages;
+        private readonly SqliteCommand _expireRejects;
         private readonly SqliteParameter[] _r;
         private readonly SqliteParameter[] _find;
         private readonly SqliteParameter[] _insert;
+        private readonly SqliteParameter[] _expireM;
+        private readonly SqliteParameter[] _expireR;
 
         /// <summary>The file the connection opened, as the path named it then.</summary>
         public FileIdentity? Identity { get; init; }
@@ -282,7 +339,20 @@ public sealed class SqliteSink : ISink
             (_insertBatch, _insert) = Prepare(connection, InsertBatch, "$id");
             _message = new MessageInsert(connection.Handle!);
             (_reject, _r) = Prepare(connection, InsertReject, "$received_at", "$source", "$peer", "$reason", "$detail", "$raw");
+            (_expireMessages, _expireM) = Prepare(connection, Expire("messages"), "$cutoff", "$limit");
+            (_expireRejects, _expireR) = Prepare(connection, Expire("rejects"), "$cutoff", "$limit");
         }
+
+        /// <summary>Deletes up to <paramref name="limit"/> rows of each table received before <paramref name="cutoff"/>, each table in a transaction of its own.</summary>
+        public (int Messages, int Rejects) Sweep(string cutoff, int limit)
+        {
+            _expireM[0].Value = _expireR[0].Value = cutoff;
+            _expireM[1].Value = _expireR[1].Value = limit;
+            return (_expireMessages.ExecuteNonQuery(), _expireRejects.ExecuteNonQuery());
+        }
+
+        private static string Expire(string table) =>
+            $"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE received_at < $cutoff LIMIT $limit)";
 
         public void Write(Batch batch, CancellationToken cancellationToken)
         {
@@ -355,6 +425,8 @@ public sealed class SqliteSink : ISink
             _reject.Dispose();
             _findBatch.Dispose();
             _insertBatch.Dispose();
+            _expireMessages.Dispose();
+            _expireRejects.Dispose();
             _connection.Dispose();
         }
 

@@ -27,6 +27,15 @@ public sealed record SqliteSinkOptions
     /// </summary>
     public bool AllowDamaged { get; init; }
 
+    /// <summary>
+    /// How long rows are kept, by the time they were received: older ones are deleted from <c>messages</c> and
+    /// <c>rejects</c> in chunks between batches. <value>The default, <see cref="TimeSpan.Zero"/>, keeps every row.</value>
+    /// </summary>
+    public TimeSpan Retention { get; init; }
+
+    /// <summary>The most rows one chunk of the retention deletes from a table. <value>The default is 5,000.</value></summary>
+    public int RetentionChunkRows { get; init; } = Sinks.Retention.DefaultChunkRows;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first value that is out of range.</summary>
     public void Validate()
     {
@@ -37,5 +46,7 @@ public sealed record SqliteSinkOptions
         }
 
         ArgumentOutOfRangeException.ThrowIfLessThan(BusyTimeout, TimeSpan.FromSeconds(1), nameof(BusyTimeout));
+        ArgumentOutOfRangeException.ThrowIfLessThan(Retention, TimeSpan.Zero, nameof(Retention));
+        ArgumentOutOfRangeException.ThrowIfLessThan(RetentionChunkRows, 1, nameof(RetentionChunkRows));
     }
 }

@@ -15,7 +15,10 @@ public abstract class SinkContractTests
     protected static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     /// <summary>A sink on a database of this test's own (a fresh file, schema or table).</summary>
-    protected abstract ISink CreateSink();
+    protected ISink CreateSink() => CreateSink(TimeSpan.Zero, TimeProvider.System, Sinks.Retention.DefaultChunkRows);
+
+    /// <summary>A sink on this test's database that keeps rows for <paramref name="retention"/> by <paramref name="time"/>.</summary>
+    protected abstract ISink CreateSink(TimeSpan retention, TimeProvider time, int chunkRows);
 
     protected abstract Task<IReadOnlyList<StoredMessage>> ReadMessagesAsync();
 
@@ -170,6 +173,56 @@ public abstract class SinkContractTests
         Assert.Empty(await ReadMessagesAsync());
         Assert.Empty(await ReadRejectsAsync());
     }
+
+    [Fact]
+    public async Task Rows_received_before_the_retention_are_deleted_in_chunks_after_writes_and_newer_ones_kept()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(At.AddDays(100));
+        var now = time.GetUtcNow();
+        await using var sink = CreateSink(TimeSpan.FromDays(30), time, chunkRows: 10);
+        await sink.OpenAsync(Ct);
+
+        // 25 messages and a reject older than the retention, with 3 newer messages and a newer reject.
+        var old = Enumerable.Range(0, 25).Select(i => Received(now.AddDays(-31).AddMinutes(-i), $"old {i}")).ToList();
+        await sink.WriteAsync(BatchOf([.. old, Received(now.AddDays(-29), "new 0"), RejectAt(now.AddDays(-40)), RejectAt(now.AddDays(-1))]), Ct);
+        Assert.Equal(15 + 1, (await ReadMessagesAsync()).Count); // a chunk of 10 went with the write
+        Assert.Single(await ReadRejectsAsync());
+
+        // While chunks are left behind, each write takes another, without waiting for the interval.
+        await sink.WriteAsync(BatchOf(Received(now, "new 1")), Ct);
+        await sink.WriteAsync(BatchOf(Received(now, "new 2")), Ct);
+        Assert.Equal(["new 0", "new 1", "new 2"], (await ReadMessagesAsync()).Select(m => m.Message));
+
+        // Caught up, the next sweep is due once the interval has passed: an old message stays until then.
+        await sink.WriteAsync(BatchOf(Received(now.AddDays(-40), "late")), Ct);
+        Assert.Equal(["new 0", "new 1", "new 2", "late"], (await ReadMessagesAsync()).Select(m => m.Message));
+        time.Advance(Sinks.Retention.Interval);
+        await sink.WriteAsync(BatchOf(Received(time.GetUtcNow(), "new 3")), Ct);
+        Assert.Equal(["new 0", "new 1", "new 2", "new 3"], (await ReadMessagesAsync()).Select(m => m.Message));
+
+        // Rows that age past the retention go at a sweep after that.
+        time.Advance(TimeSpan.FromDays(1));
+        await sink.WriteAsync(BatchOf(Received(time.GetUtcNow(), "new 4")), Ct);
+        Assert.Equal(["new 1", "new 2", "new 3", "new 4"], (await ReadMessagesAsync()).Select(m => m.Message));
+        Assert.Single(await ReadRejectsAsync()); // the newer reject, 2 days old
+    }
+
+    [Fact]
+    public async Task Without_a_retention_every_row_is_kept()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(At.AddDays(10_000));
+        await using var sink = CreateSink(TimeSpan.Zero, time, chunkRows: 10);
+        await sink.OpenAsync(Ct);
+        await sink.WriteAsync(BatchOf(Raw("ancient"), RejectAt(At)), Ct);
+        time.Advance(TimeSpan.FromDays(1));
+        await sink.WriteAsync(BatchOf(Raw("ancient too")), Ct);
+        Assert.Equal(2, (await ReadMessagesAsync()).Count);
+        Assert.Single(await ReadRejectsAsync());
+    }
+
+    private static Message Received(DateTimeOffset at, string text) => new(at, Transport.Tcp, "127.0.0.1:9", text, text.Length);
+
+    private static Reject RejectAt(DateTimeOffset at) => new(at, Transport.Tcp, "127.0.0.1:7", RejectReason.InvalidUtf8, [0xff], "not UTF-8");
 
     protected static Message Raw(string text) => new(At, Transport.Tcp, "127.0.0.1:9", text, text.Length);
 

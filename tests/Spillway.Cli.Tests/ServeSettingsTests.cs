@@ -54,6 +54,15 @@ public sealed class ServeSettingsTests
     }
 
     [Fact]
+    public void The_retention_reaches_whichever_sink_is_in_use_and_is_off_unless_set()
+    {
+        Assert.Equal(TimeSpan.Zero, Load().Sqlite.Retention);
+        Assert.Equal(TimeSpan.FromDays(30), Load(flags: new() { ["Retention"] = ["30d"] }).Sqlite.Retention);
+        var postgres = Load(new() { ["Postgres"] = "Host=db;Username=u;Database=d", ["Retention"] = "12h" });
+        Assert.Equal(TimeSpan.FromHours(12), postgres.Postgres!.Retention);
+    }
+
+    [Fact]
     public void Flags_win_over_configuration_and_a_flag_list_replaces_the_configured_list()
     {
         var settings = Load(

@@ -14,7 +14,11 @@ public sealed class PostgresSinkContractTests : SinkContractTests, IAsyncLifetim
 
     public async ValueTask DisposeAsync() => await _database.DisposeAsync();
 
-    protected override ISink CreateSink() => _database.Sink();
+    protected override ISink CreateSink(TimeSpan retention, TimeProvider time, int chunkRows) =>
+        new PostgresSink(new PostgresSinkOptions
+        {
+            ConnectionString = _database.ConnectionString, TablePrefix = _database.Prefix, Retention = retention, RetentionChunkRows = chunkRows,
+        }, _database.DataSource, Microsoft.Extensions.Logging.Abstractions.NullLogger<PostgresSink>.Instance, time);
 
     protected override async Task<IReadOnlyList<StoredMessage>> ReadMessagesAsync()
     {

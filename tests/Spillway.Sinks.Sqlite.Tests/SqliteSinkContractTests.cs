@@ -11,7 +11,8 @@ public sealed class SqliteSinkContractTests : SinkContractTests, IDisposable
 
     public void Dispose() => _database.Dispose();
 
-    protected override ISink CreateSink() => new SqliteSink(new SqliteSinkOptions { Path = _database.Path }, NullLogger<SqliteSink>.Instance);
+    protected override ISink CreateSink(TimeSpan retention, TimeProvider time, int chunkRows) =>
+        new SqliteSink(new SqliteSinkOptions { Path = _database.Path, Retention = retention, RetentionChunkRows = chunkRows }, NullLogger<SqliteSink>.Instance, time);
 
     protected override Task<IReadOnlyList<StoredMessage>> ReadMessagesAsync()
     {

@@ -104,8 +104,12 @@ internal sealed record ServeSettings
         var reader = new SettingsReader(configuration, flags);
         reader.CheckForUnknownKeys();
 
+        var retention = reader.Get(SettingsTable.Retention);
         var postgres = reader.Get(SettingsTable.Postgres) is { Length: > 0 } connectionString
-            ? new PostgresSinkOptions { ConnectionString = connectionString, TablePrefix = reader.Get(SettingsTable.PostgresTablePrefix) }
+            ? new PostgresSinkOptions
+            {
+                ConnectionString = connectionString, TablePrefix = reader.Get(SettingsTable.PostgresTablePrefix), Retention = retention,
+            }
             : null;
         if (postgres is not null)
         {
@@ -139,7 +143,7 @@ internal sealed record ServeSettings
             Sqlite = new SqliteSinkOptions
             {
                 Path = reader.Get(SettingsTable.Sqlite), Synchronous = reader.Get(SettingsTable.SqliteSynchronous),
-                AllowDamaged = reader.Get(SettingsTable.SqliteAllowDamaged),
+                AllowDamaged = reader.Get(SettingsTable.SqliteAllowDamaged), Retention = retention,
             },
             Buffer = new IngestBufferOptions
             {

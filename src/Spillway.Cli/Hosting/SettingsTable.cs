@@ -89,6 +89,11 @@ internal static class SettingsTable
     public static readonly Setting<string> PostgresTablePrefix = Declare(Setting.Text("PostgresTablePrefix", "PREFIX", "", Database,
         "Put before the PostgreSQL table names: PREFIXmessages, PREFIXrejects, PREFIXbatches"));
 
+    public static readonly Setting<TimeSpan> Retention = Declare(Setting.Duration("Retention", TimeSpan.Zero,
+        TimeSpan.Zero, TimeSpan.FromDays(36_500), Database,
+        "Delete stored messages and rejects received longer ago than this (such as 30d), in chunks between batches, with an " +
+        "index on received_at; 0ms keeps every row (said at start)"));
+
     public static readonly Setting<long> Writers = Declare(Setting.Count("Writers", "N", 1, 1, 64, Database,
         "Writers storing batches in parallel, each with a connection of its own; SQLite takes one",
         defaultText: $"{DefaultPostgresWriters} with PostgreSQL, 1 with SQLite"));

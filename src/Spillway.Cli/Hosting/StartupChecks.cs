@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Npgsql;
 using Spillway.Checks;
+using Spillway.Sinks;
 using Spillway.Sinks.PostgreSql;
 using Spillway.Sinks.Sqlite;
 using Spillway.Spill;
@@ -31,6 +32,12 @@ internal static class StartupChecks
             {
                 report.Add(SqliteCheck.Check(settings.Sqlite));
             }
+        }
+
+        if (!reader.Failed(SettingsTable.Retention))
+        {
+            var retention = settings.Postgres?.Retention ?? settings.Sqlite.Retention;
+            report.Fact("retention: " + new Retention(retention, TimeProvider.System).Description);
         }
 
         if (settings.Spill is { } spill && !reader.Failed(SettingsTable.SpillDir, SettingsTable.SpillMaxBytes))

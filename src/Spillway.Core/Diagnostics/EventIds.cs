@@ -35,6 +35,8 @@ public static class EventIds
     public const int PostgresRefused = 3005;
     public const int SqliteDamaged = 3006;
     public const int SqliteFileReplaced = 3007;
+    public const int RetentionInForce = 3008;
+    public const int RetentionSweepFailed = 3009;
 
     // 4xxx: the spill log
     public const int SpillOpened = 4001;
