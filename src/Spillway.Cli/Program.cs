@@ -34,6 +34,8 @@ internal static class Program
             DemoCommand.Create(),
             BenchCommand.Create(),
             StatusCommand.Create(),
+            QueryCommand.CreateQuery(),
+            QueryCommand.CreateTail(),
         };
         VersionInfo.Install(root);
         return root;

@@ -22,6 +22,9 @@ public abstract class SinkContractTests
 
     protected abstract Task<IReadOnlyList<StoredMessage>> ReadMessagesAsync();
 
+    /// <summary>What <c>spillway query</c> and <c>tail</c> read this test's database with.</summary>
+    protected abstract IMessageReader CreateReader();
+
     protected abstract Task<IReadOnlyList<StoredReject>> ReadRejectsAsync();
 
     [Fact]
@@ -218,6 +221,41 @@ public abstract class SinkContractTests
         await sink.WriteAsync(BatchOf(Raw("ancient too")), Ct);
         Assert.Equal(2, (await ReadMessagesAsync()).Count);
         Assert.Single(await ReadRejectsAsync());
+    }
+
+    [Fact]
+    public async Task Stored_messages_are_read_back_by_every_filter_newest_last_and_after_a_row()
+    {
+        await using var sink = CreateSink();
+        await sink.OpenAsync(Ct);
+        Message Syslog(int minute, string host, string app, int severity, string text) =>
+            new(At.AddMinutes(minute), Transport.Udp, "10.0.0.1:514", text, text.Length) { Hostname = host, AppName = app, Severity = severity, Facility = 1 };
+        await sink.WriteAsync(BatchOf(
+            Syslog(0, "web1", "nginx", 6, "GET / 200"),
+            Syslog(1, "web1", "nginx", 3, "upstream timed out"),
+            Syslog(2, "db1", "postgres", 4, "checkpoints are occurring too frequently"),
+            Syslog(3, "web2", "nginx", 2, "worker crashed"),
+            Raw("plain, over tcp")), Ct);
+        await using var reader = CreateReader();
+
+        async Task<string[]> Read(MessageQuery query) => [.. (await reader.ReadAsync(query, Ct)).Select(r => r.Message)];
+
+        Assert.Equal(5, (await Read(new MessageQuery())).Length);
+        Assert.Equal(["upstream timed out", "worker crashed"], await Read(new MessageQuery { App = "nginx", Severity = 3 }));
+        Assert.Equal(["GET / 200", "upstream timed out"], await Read(new MessageQuery { Host = "web1" }));
+        Assert.Equal(["plain, over tcp"], await Read(new MessageQuery { Source = "tcp" }));
+        Assert.Equal(["checkpoints are occurring too frequently"], await Read(new MessageQuery { Grep = "too freq" }));
+        Assert.Equal(["upstream timed out", "checkpoints are occurring too frequently"],
+            await Read(new MessageQuery { Since = At.AddMinutes(1), Until = At.AddMinutes(3) }));
+        Assert.Equal(["worker crashed", "plain, over tcp"], await Read(new MessageQuery { Limit = 2 })); // the newest, oldest first
+        Assert.Empty(await Read(new MessageQuery { Grep = "'; DROP TABLE messages; --" }));
+
+        var all = await reader.ReadAsync(new MessageQuery(), Ct);
+        Assert.Equal(["worker crashed", "plain, over tcp"], await Read(new MessageQuery { AfterId = all[2].Id }));
+        Assert.Equal(["checkpoints are occurring too frequently"], await Read(new MessageQuery { AfterId = all[1].Id, Limit = 1 }));
+        var first = all[0];
+        Assert.Equal((At, "udp", "10.0.0.1:514", 1, 6, "web1", "nginx"),
+            (first.ReceivedAt, first.Source, first.Peer, first.Facility, first.Severity, first.Hostname, first.AppName));
     }
 
     private static Message Received(DateTimeOffset at, string text) => new(at, Transport.Tcp, "127.0.0.1:9", text, text.Length);

@@ -20,6 +20,10 @@ public sealed class PostgresSinkContractTests : SinkContractTests, IAsyncLifetim
             ConnectionString = _database.ConnectionString, TablePrefix = _database.Prefix, Retention = retention, RetentionChunkRows = chunkRows,
         }, _database.DataSource, Microsoft.Extensions.Logging.Abstractions.NullLogger<PostgresSink>.Instance, time);
 
+    protected override IMessageReader CreateReader() =>
+        new PostgresMessageReader(new PostgresSinkOptions { ConnectionString = _database.ConnectionString, TablePrefix = _database.Prefix },
+            _database.DataSource);
+
     protected override async Task<IReadOnlyList<StoredMessage>> ReadMessagesAsync()
     {
         await using var command = _database.DataSource.CreateCommand($"""

@@ -14,6 +14,8 @@ public sealed class SqliteSinkContractTests : SinkContractTests, IDisposable
     protected override ISink CreateSink(TimeSpan retention, TimeProvider time, int chunkRows) =>
         new SqliteSink(new SqliteSinkOptions { Path = _database.Path, Retention = retention, RetentionChunkRows = chunkRows }, NullLogger<SqliteSink>.Instance, time);
 
+    protected override IMessageReader CreateReader() => SqliteMessageReader.Open(_database.Path);
+
     protected override Task<IReadOnlyList<StoredMessage>> ReadMessagesAsync()
     {
         using var connection = _database.Connect();
