@@ -1,3 +1,4 @@
+using Spillway.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace Spillway.Spill;
@@ -15,10 +16,7 @@ namespace Spillway.Spill;
 /// </remarks>
 internal sealed class Flusher : IAsyncDisposable
 {
-    private static readonly TimeSpan FirstRetry = TimeSpan.FromMilliseconds(50);
-    private static readonly TimeSpan LastRetry = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan BudgetInterval = TimeSpan.FromSeconds(1);
-    private static readonly TimeSpan WarnInterval = TimeSpan.FromMinutes(1);
 
     /// <summary>Room kept free on the filesystem for the checkpoint, the journal and the quarantine.</summary>
     private const long Reserve = 256 * 1024;
@@ -38,9 +36,9 @@ internal sealed class Flusher : IAsyncDisposable
     private PendingRecords? _inHand;
     private long _lastFsync;
     private long? _budgetCheckedAt;
-    private long? _cappedLoggedAt;
-    private long? _housekeepingLoggedAt;
-    private TimeSpan _retry = FirstRetry;
+    private readonly LogPacer _cappedLog;
+    private readonly LogPacer _housekeepingLog;
+    private readonly RetryDelay _retry = new();
     private bool _housekeepingBehind;
 
     public Flusher(SpillOptions options, LogState state, SegmentSet segments, CheckpointStore checkpoints, CutJournal journal,
@@ -55,6 +53,8 @@ internal sealed class Flusher : IAsyncDisposable
         _time = time;
         _logger = logger;
         _lastFsync = time.GetTimestamp();
+        _cappedLog = new LogPacer(time);
+        _housekeepingLog = new LogPacer(time);
     }
 
     /// <summary>A test's hold on the flusher between writing records and persisting the checkpoint, where a commit can land.</summary>
@@ -99,7 +99,7 @@ internal sealed class Flusher : IAsyncDisposable
         {
             while (true)
             {
-                var wait = _state.Refusing || _housekeepingBehind ? _retry
+                var wait = _state.Refusing || _housekeepingBehind ? _retry.Current
                     : _options.Fsync == SpillFsync.Interval && _segments.Unsynced ? _options.FsyncInterval
                     : Timeout.InfiniteTimeSpan;
                 try
@@ -233,7 +233,7 @@ internal sealed class Flusher : IAsyncDisposable
         {
             _state.Refuse(taken, done, fault);
             _state.Release(taken);
-            _retry = _retry * 2 < LastRetry ? _retry * 2 : LastRetry;
+            _retry.Lengthen();
             return;
         }
 
@@ -299,13 +299,13 @@ internal sealed class Flusher : IAsyncDisposable
         }
         catch (IOException ex) when (SpillErrors.IsPassing(ex))
         {
-            _retry = _retry * 2 < LastRetry ? _retry * 2 : LastRetry;
+            _retry.Lengthen();
         }
     }
 
     private void Resume()
     {
-        _retry = FirstRetry;
+        _retry.Reset();
         _state.Resume();
     }
 
@@ -332,7 +332,7 @@ internal sealed class Flusher : IAsyncDisposable
             if (freed > 0)
             {
                 _state.OnDeleted(freed);
-                _retry = FirstRetry; // space given back: a refused write may go now
+                _retry.Reset(); // space given back: a refused write may go now
             }
 
             UpdateBudget(force: freed > 0);
@@ -341,8 +341,8 @@ internal sealed class Flusher : IAsyncDisposable
         catch (IOException ex) when (SpillErrors.IsPassing(ex))
         {
             _housekeepingBehind = true;
-            _retry = _retry * 2 < LastRetry ? _retry * 2 : LastRetry;
-            if (DueToWarn(ref _housekeepingLoggedAt))
+            _retry.Lengthen();
+            if (_housekeepingLog.Due())
             {
                 Log.HousekeepingBehind(_logger, _options.Directory, ex.Message);
             }
@@ -364,20 +364,9 @@ internal sealed class Flusher : IAsyncDisposable
             : _options.MaxBytes;
         var before = _state.Budget;
         _state.SetBudget(budget);
-        if (budget < _options.MaxBytes && (budget < before * 9 / 10 || before == _options.MaxBytes) && DueToWarn(ref _cappedLoggedAt))
+        if (budget < _options.MaxBytes && (budget < before * 9 / 10 || before == _options.MaxBytes) && _cappedLog.Due())
         {
             Log.BudgetCapped(_logger, _options.Directory, _options.MaxBytes, free!.Value, budget, _state.SegmentBytes);
         }
-    }
-
-    private bool DueToWarn(ref long? warnedAt)
-    {
-        if (warnedAt is { } at && _time.GetElapsedTime(at) < WarnInterval)
-        {
-            return false;
-        }
-
-        warnedAt = _time.GetTimestamp();
-        return true;
     }
 }

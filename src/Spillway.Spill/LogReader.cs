@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Spillway.Diagnostics;
 using Spillway.Messages;
 using Spillway.Pipeline;
 
@@ -11,9 +12,6 @@ namespace Spillway.Spill;
 /// </summary>
 internal sealed class LogReader : IDisposable
 {
-    private static readonly TimeSpan FirstRetry = TimeSpan.FromMilliseconds(50);
-    private static readonly TimeSpan LastRetry = TimeSpan.FromSeconds(5);
-
     private readonly SpillOptions _options;
     private readonly LogState _state;
     private readonly SegmentSet _segments;
@@ -30,13 +28,14 @@ internal sealed class LogReader : IDisposable
     private long _quarantinedRegions;
     private long _quarantinedBytes;
     private IOException? _readFault;
-    private TimeSpan _readRetry = FirstRetry;
-    private long? _readFaultLoggedAt;
+    private readonly RetryDelay _readRetry = new();
+    private readonly LogPacer _readFaultLog;
     private readonly RunFeed _run;
 
     public LogReader(SpillOptions options, LogState state, SegmentSet segments, CutJournal journal, ISpillFileSystem files,
-        ILogger logger, Recovered recovered)
+        TimeProvider time, ILogger logger, Recovered recovered)
     {
+        _readFaultLog = new LogPacer(time);
         _options = options;
         _state = state;
         _segments = segments;
@@ -176,7 +175,7 @@ internal sealed class LogReader : IDisposable
     /// <summary>Journals a cut, retrying with backoff while the disk refuses for a passing reason (no space, no descriptors).</summary>
     private async ValueTask JournalAsync(Cut cut, TimeProvider time, CancellationToken abort)
     {
-        var retry = FirstRetry;
+        var retry = new RetryDelay();
         while (true)
         {
             try
@@ -186,13 +185,13 @@ internal sealed class LogReader : IDisposable
             }
             catch (IOException ex) when (SpillErrors.IsPassing(ex))
             {
-                if (retry == FirstRetry)
+                if (retry.Current == RetryDelay.First)
                 {
                     Log.JournalRetry(_logger, _options.Directory, ex.Message);
                 }
 
-                await Task.Delay(retry, time, abort).ConfigureAwait(false);
-                retry = retry * 2 < LastRetry ? retry * 2 : LastRetry;
+                await Task.Delay(retry.Current, time, abort).ConfigureAwait(false);
+                retry.Lengthen();
             }
         }
     }
@@ -211,14 +210,14 @@ internal sealed class LogReader : IDisposable
         {
             // The last read failed for a passing reason (no descriptors): wait a little, then read again.
             _readFault = null;
-            if (DueToWarn(time))
+            if (_readFaultLog.Due())
             {
                 Log.ReadRetry(_logger, _options.Directory, fault.Message);
             }
 
-            var delay = timeout != Timeout.InfiniteTimeSpan && timeout < _readRetry ? timeout : _readRetry;
+            var delay = timeout != Timeout.InfiniteTimeSpan && timeout < _readRetry.Current ? timeout : _readRetry.Current;
             await Task.Delay(delay, time, abort).ConfigureAwait(false);
-            _readRetry = _readRetry * 2 < LastRetry ? _readRetry * 2 : LastRetry;
+            _readRetry.Lengthen();
             return true;
         }
 
@@ -292,7 +291,7 @@ internal sealed class LogReader : IDisposable
         try
         {
             var read = TryReadSegments(written, out sequence, out item);
-            _readRetry = FirstRetry;
+            _readRetry.Reset();
             return read;
         }
         catch (IOException ex) when (SpillErrors.IsPassing(ex))
@@ -370,17 +369,6 @@ internal sealed class LogReader : IDisposable
             _cursor = new SegmentReader(_files, following.Path, following.First);
             _cursor.Seek(0, Math.Max(lastSequence, following.First - 1));
         }
-    }
-
-    private bool DueToWarn(TimeProvider time)
-    {
-        if (_readFaultLoggedAt is { } at && time.GetElapsedTime(at) < TimeSpan.FromMinutes(1))
-        {
-            return false;
-        }
-
-        _readFaultLoggedAt = time.GetTimestamp();
-        return true;
     }
 
     /// <summary>

@@ -19,8 +19,6 @@ namespace Spillway.Spill;
 /// </remarks>
 internal sealed class LogState
 {
-    private static readonly TimeSpan WarnInterval = TimeSpan.FromMinutes(1);
-
     private readonly SpillOptions _options;
     private readonly IngestBufferOptions _memory;
     private readonly IngestStats _stats;
@@ -50,9 +48,9 @@ internal sealed class LogState
     private bool _full;
     private string? _refusal;
     private DateTimeOffset? _refusingSince;
-    private long? _fullLoggedAt;
-    private long? _behindLoggedAt;
-    private long? _refusalLoggedAt;
+    private readonly LogPacer _fullLog;
+    private readonly LogPacer _behindLog;
+    private readonly LogPacer _refusalLog;
     private long _givenBack;
     private TaskCompletionSource? _dataWaiter;
     private TaskCompletionSource? _roomWaiter;
@@ -70,6 +68,9 @@ internal sealed class LogState
         _stats = stats;
         _time = time;
         _logger = logger;
+        _fullLog = new LogPacer(time);
+        _behindLog = new LogPacer(time);
+        _refusalLog = new LogPacer(time);
         _nextSequence = recovered.NextSequence;
         _written = recovered.NextSequence;
         _committedNext = recovered.Checkpoint.Next;
@@ -231,7 +232,7 @@ internal sealed class LogState
 
         if (_pending.Length > 0 && _pending.Length + length > _memory.MaxBytes)
         {
-            if (DueToWarn(ref _behindLoggedAt))
+            if (_behindLog.Due())
             {
                 Log.Behind(_logger, _pending.Length, _memory.MaxBytes);
             }
@@ -248,7 +249,7 @@ internal sealed class LogState
     /// </summary>
     private void OnFull()
     {
-        if (DueToWarn(ref _fullLoggedAt))
+        if (_fullLog.Due())
         {
             Log.Full(_logger, _diskBytes, _budget, _options.MaxBytes);
         }
@@ -413,7 +414,7 @@ internal sealed class LogState
             _written = FirstUnwritten();
             _refusal ??= reason;
             _refusingSince ??= _time.GetUtcNow();
-            if (DueToWarn(ref _refusalLoggedAt))
+            if (_refusalLog.Due())
             {
                 Log.Refusing(_logger, _options.Directory, reason, givenBack.Count, _pending.Count);
             }
@@ -445,7 +446,7 @@ internal sealed class LogState
             Log.Resumed(_logger, _options.Directory, duration);
             _refusal = null;
             _refusingSince = null;
-            _refusalLoggedAt = null;
+            _refusalLog.Reset();
             (room, _roomWaiter) = (_roomWaiter, null);
         }
 
@@ -682,18 +683,6 @@ internal sealed class LogState
             _dataWaiter = null;
             waiter.TrySetResult();
         }
-    }
-
-    /// <summary>True at most once a <see cref="WarnInterval"/> per stamp, however often its condition recurs. Under the gate.</summary>
-    private bool DueToWarn(ref long? warnedAt)
-    {
-        if (warnedAt is { } at && _time.GetElapsedTime(at) < WarnInterval)
-        {
-            return false;
-        }
-
-        warnedAt = _time.GetTimestamp();
-        return true;
     }
 
     private sealed class InFlight(Cut cut)

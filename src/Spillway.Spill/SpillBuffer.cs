@@ -106,7 +106,7 @@ public sealed class SpillBuffer : IIngestBuffer, IBufferDiagnostics, IAsyncDispo
             var segments = new SegmentSet(files, options.Directory, syncDirectory, recovered.Segments);
             opened.Push(segments);
             var state = new LogState(options, memory, stats, time, logger, recovered);
-            var reader = new LogReader(options, state, segments, journal, files, logger, recovered);
+            var reader = new LogReader(options, state, segments, journal, files, time, logger, recovered);
             opened.Push(reader);
             var flusher = new Flusher(options, state, segments, checkpoints, journal, files, time, logger);
             stats.OnReplayed(recovered.ReplayRecords);

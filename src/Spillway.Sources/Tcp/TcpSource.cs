@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using Spillway.Diagnostics;
 using Spillway.Messages;
 using Spillway.Pipeline;
 
@@ -74,7 +75,7 @@ public sealed class TcpSource : SocketSource
     {
         var endpoint = listener.LocalEndPoint!;
         var failures = 0;
-        long? loggedAt = null;
+        var failureLog = new LogPacer(Time);
         var backoff = new Backoff(TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(5));
         while (!StopToken.IsCancellationRequested)
         {
@@ -94,9 +95,8 @@ public sealed class TcpSource : SocketSource
                 // Such as running out of file descriptors: keep the listener, wait, and try again.
                 var delay = backoff.Delay(++failures);
                 Tracker.OnFailure(ex);
-                if (loggedAt is not { } at || Time.GetElapsedTime(at) >= TimeSpan.FromMinutes(1))
+                if (failureLog.Due())
                 {
-                    loggedAt = Time.GetTimestamp();
                     Log.AcceptFailed(_logger, ex, endpoint, failures, delay);
                 }
 
