@@ -20,4 +20,18 @@ internal static partial class Log
     [LoggerMessage(EventId = EventIds.RetentionSweepFailed, Level = LogLevel.Warning,
         Message = "Deleting the rows past the retention from {Tables} failed ({Reason}); tried again at the next sweep, ingest goes on")]
     public static partial void RetentionSweepFailed(ILogger logger, string tables, string reason);
+
+    [LoggerMessage(EventId = EventIds.PostgresUnpartitioned, Level = LogLevel.Warning,
+        Message = "{Table} was made by an earlier version, without partitions: the retention deletes its old rows in chunks (which " +
+            "leaves dead rows for VACUUM) instead of dropping a day at a time; docs/operations.md, \"Converting to partitions\", says how to convert it")]
+    public static partial void Unpartitioned(ILogger logger, string table);
+
+    [LoggerMessage(EventId = EventIds.PostgresPartitionDropped, Level = LogLevel.Information,
+        Message = "Partition {Partition} dropped: its whole day was received more than {Retention} ago")]
+    public static partial void PartitionDropped(ILogger logger, string partition, string retention);
+
+    [LoggerMessage(EventId = EventIds.PostgresPartitionFailed, Level = LogLevel.Warning,
+        Message = "Making or dropping the day partitions of {Tables} failed ({Reason}); tried again at the next sweep, ingest goes on " +
+            "(said once a minute at most)")]
+    public static partial void PartitionsFailed(ILogger logger, string tables, string reason);
 }

@@ -53,8 +53,10 @@ public static class PostgresCheck
             }
 
             var existing = 0;
-            foreach (var (table, rights) in Needed)
+            foreach (var (table, needed) in Needed)
             {
+                // The retention deletes rows (in a table without partitions, and in the day its cutoff falls in).
+                var rights = options.Retention > TimeSpan.Zero && table != "batches" ? [.. needed, "DELETE"] : needed;
                 var name = options.TablePrefix + table;
                 foreach (var right in rights)
                 {
@@ -79,6 +81,20 @@ public static class PostgresCheck
                     {
                         report.Problem($"{where}: the user lacks {right} on table {schema}.{name}: GRANT {right} ON {schema}.{name} TO {builder.Username}");
                     }
+                }
+            }
+
+            foreach (var table in new[] { "messages", "rejects" })
+            {
+                // Making a day's partition takes the owner of the partitioned table (or a member of its role).
+                var name = options.TablePrefix + table;
+                await using var command = new NpgsqlCommand(
+                    "SELECT pg_has_role(c.relowner, 'MEMBER') FROM pg_class c WHERE c.oid = to_regclass($1) AND c.relkind = 'p'", connection);
+                command.Parameters.Add(new() { Value = $"\"{schema}\".\"{name}\"" });
+                if (await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is false)
+                {
+                    report.Problem($"{where}: the user does not own table {schema}.{name}, and cannot make its day partitions: " +
+                        $"ALTER TABLE {schema}.{name} OWNER TO {builder.Username}");
                 }
             }
 

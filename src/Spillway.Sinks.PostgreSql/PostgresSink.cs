@@ -13,6 +13,11 @@ namespace Spillway.Sinks.PostgreSql;
 /// during COMMIT) finds its id there and stores nothing twice. Several writers may each use an instance of their
 /// own over one shared <see cref="NpgsqlDataSource"/>.
 /// </summary>
+/// <remarks>
+/// The messages and rejects tables it makes are partitioned by the UTC day of <c>received_at</c>
+/// (<see cref="DailyPartitions"/>): the retention drops a day's partition whole, which leaves nothing for VACUUM. Tables
+/// made by an earlier version, without partitions, keep working, and the retention deletes from them in chunks.
+/// </remarks>
 public sealed class PostgresSink : ISink
 {
     private const string NulReason = "PostgreSQL text cannot hold the NUL character (0x00)";
@@ -26,6 +31,15 @@ public sealed class PostgresSink : ISink
     private readonly Retention _retention;
     private readonly string _retentionLine;
     private readonly string _tables;
+    private readonly string _retentionAgeText;
+    private readonly MessageIndexes _indexes;
+    private readonly TimeProvider _time;
+    private readonly Diagnostics.LogPacer _sweepLog;
+    private readonly Diagnostics.LogPacer _partitionLog;
+    private readonly DailyPartitions _messageDays;
+    private readonly DailyPartitions _rejectDays;
+    private bool _messagesPartitioned;
+    private bool _rejectsPartitioned;
 
     /// <summary>Creates the sink; <see cref="OpenAsync"/> checks the server and creates the schema.</summary>
     /// <param name="options">The table prefix and the retention (the connection string is the data source's).</param>
@@ -53,10 +67,29 @@ public sealed class PostgresSink : ISink
         _retention = new Retention(options.Retention, time, options.RetentionChunkRows);
         _retentionLine = _retention.Description;
         _tables = $"{_messages} and {_rejects}";
+        _retentionAgeText = Retention.Format(options.Retention);
+        _indexes = MessageIndex.InForce(options.Indexes, options.Retention > TimeSpan.Zero);
+        _time = time;
+        _sweepLog = new Diagnostics.LogPacer(time);
+        _partitionLog = new Diagnostics.LogPacer(time);
+        _messageDays = new DailyPartitions(options.TablePrefix + "messages");
+        _rejectDays = new DailyPartitions(options.TablePrefix + "rejects");
     }
 
-    /// <summary>Rows deleted by the retention since the start (by this sink; each writer sweeps with its own).</summary>
+    /// <inheritdoc />
+    public TimeSpan RetentionAge => _retention.Age;
+
+    /// <summary>
+    /// Rows deleted one by one by the retention since the start (by this sink; each writer sweeps with its own). The
+    /// rows of a day's partition dropped whole are not counted: <see cref="PartitionsDropped"/> counts the days.
+    /// </summary>
     public long Expired => _retention.Deleted;
+
+    /// <summary>Day partitions dropped whole by the retention since the start (by this sink).</summary>
+    public long PartitionsDropped { get; private set; }
+
+    /// <summary>Whether the messages and the rejects tables are partitioned by day (false for tables of an earlier version).</summary>
+    public bool Partitioned => _messagesPartitioned && _rejectsPartitioned;
 
     /// <inheritdoc />
     public async ValueTask OpenAsync(CancellationToken cancellationToken)
@@ -66,13 +99,19 @@ public sealed class PostgresSink : ISink
         try
         {
             await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-            await using (var command = new NpgsqlCommand(Schema(), connection))
-            {
-                await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
-
+            await EnsureSchemaAsync(connection, cancellationToken).ConfigureAwait(false);
             Log.Opened(_logger, connection.PostgreSqlVersion, builder.Host, builder.Port, connection.Database, _messages, _rejects);
             Log.RetentionInForce(_logger, _tables, _retentionLine);
+            if (_retention.Age > TimeSpan.Zero)
+            {
+                foreach (var (table, partitioned) in new[] { (_messages, _messagesPartitioned), (_rejects, _rejectsPartitioned) })
+                {
+                    if (!partitioned)
+                    {
+                        Log.Unpartitioned(_logger, table);
+                    }
+                }
+            }
         }
         catch (PostgresException ex)
         {
@@ -99,8 +138,15 @@ public sealed class PostgresSink : ISink
         {
             // Someone dropped a table under us: make the schema again, so that the writer's retry finds it.
             await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-            await using var command = new NpgsqlCommand(Schema(), connection);
-            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            await EnsureSchemaAsync(connection, cancellationToken).ConfigureAwait(false);
+            throw;
+        }
+        catch (PostgresException ex) when (IsMissingPartition(ex))
+        {
+            // A partition was dropped under us (the rows are checked against no constraint of ours but the partitions'):
+            // the writer's retry makes it again.
+            _messageDays.Forget();
+            _rejectDays.Forget();
             throw;
         }
 
@@ -109,13 +155,14 @@ public sealed class PostgresSink : ISink
     }
 
     /// <summary>
-    /// Deletes a chunk of the rows past the retention, when a sweep is due. The batch is committed already: a sweep
-    /// that fails is said and tried again at the next one, never the batch's failure. Writers sweeping at once take
-    /// rows apart (SKIP LOCKED) instead of waiting on each other.
+    /// When a sweep is due: makes the day partitions ahead, drops those past the retention whole, deletes a chunk of the
+    /// rows past it that are left (in the day the cutoff falls in, or in a table without partitions) and of the ledger.
+    /// The batch is committed already: a sweep that fails is said and tried again at the next one, never the batch's
+    /// failure. Writers sweeping at once take rows apart (SKIP LOCKED) instead of waiting on each other.
     /// </summary>
     private async ValueTask SweepAsync(CancellationToken cancellationToken)
     {
-        if (_retention.Due() is not { } cutoff)
+        if (_retention.Due() is not { } due)
         {
             return;
         }
@@ -123,20 +170,68 @@ public sealed class PostgresSink : ISink
         try
         {
             await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-            var messages = await ExpireAsync(connection, _messages, cutoff, cancellationToken).ConfigureAwait(false);
-            var rejects = await ExpireAsync(connection, _rejects, cutoff, cancellationToken).ConfigureAwait(false);
-            _retention.Swept(messages, rejects);
+            await MaintainPartitionsAsync(connection, due.RowsBefore, cancellationToken).ConfigureAwait(false);
+            var (messages, rejects) = (0, 0);
+            if (due.RowsBefore is { } cutoff)
+            {
+                messages = await ExpireAsync(connection, _messages, "received_at", cutoff, cancellationToken).ConfigureAwait(false);
+                rejects = await ExpireAsync(connection, _rejects, "received_at", cutoff, cancellationToken).ConfigureAwait(false);
+            }
+
+            var ledger = await ExpireAsync(connection, _batches, "committed_at", due.LedgerBefore, cancellationToken).ConfigureAwait(false);
+            _retention.Swept(messages, rejects, ledger);
         }
         catch (NpgsqlException ex)
         {
-            Log.RetentionSweepFailed(_logger, _tables, ex.Message);
+            if (_sweepLog.Due())
+            {
+                Log.RetentionSweepFailed(_logger, _tables, ex.Message);
+            }
         }
     }
 
-    private async Task<int> ExpireAsync(NpgsqlConnection connection, string table, DateTimeOffset cutoff, CancellationToken cancellationToken)
+    /// <summary>Makes the partitions of today and the days ahead, and drops those wholly before the cutoff, when partitioned.</summary>
+    private async Task MaintainPartitionsAsync(NpgsqlConnection connection, DateTimeOffset? cutoff, CancellationToken cancellationToken)
     {
+        try
+        {
+            var today = DailyPartitions.DayOf(_time.GetUtcNow());
+            var ahead = Enumerable.Range(0, DailyPartitions.DaysAhead + 1).Select(today.AddDays).ToArray();
+            foreach (var (days, partitioned) in new[] { (_messageDays, _messagesPartitioned), (_rejectDays, _rejectsPartitioned) })
+            {
+                if (!partitioned)
+                {
+                    continue;
+                }
+
+                await days.EnsureAsync(connection, ahead, cancellationToken).ConfigureAwait(false);
+                if (cutoff is { } before)
+                {
+                    foreach (var name in await days.DropBeforeAsync(connection, before, cancellationToken).ConfigureAwait(false))
+                    {
+                        PartitionsDropped++;
+                        Log.PartitionDropped(_logger, name, _retentionAgeText);
+                    }
+                }
+            }
+        }
+        catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.LockNotAvailable or PostgresErrorCodes.QueryCanceled)
+        {
+            // The lock timeout: writers held the table for longer than a partition waits. Next sweep.
+            if (_partitionLog.Due())
+            {
+                Log.PartitionsFailed(_logger, _tables, ex.MessageText);
+            }
+        }
+    }
+
+    private async Task<int> ExpireAsync(
+        NpgsqlConnection connection, string table, string column, DateTimeOffset cutoff, CancellationToken cancellationToken)
+    {
+        // The condition on the outer DELETE too lets PostgreSQL look only in the partitions before the cutoff.
         await using var command = new NpgsqlCommand(
-            $"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE received_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)", connection);
+            $"DELETE FROM {table} WHERE {column} < $1 AND id IN (SELECT id FROM {table} WHERE {column} < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            connection);
         command.Parameters.Add(new NpgsqlParameter { Value = cutoff.ToUniversalTime(), NpgsqlDbType = NpgsqlDbType.TimestampTz });
         command.Parameters.Add(new NpgsqlParameter { Value = _retention.ChunkRows, NpgsqlDbType = NpgsqlDbType.Integer });
         return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
@@ -156,7 +251,7 @@ public sealed class PostgresSink : ISink
         {
             return await WriteOnceAsync(id, messages, rejects, refusedByServer, cancellationToken).ConfigureAwait(false);
         }
-        catch (PostgresException ex) when (IsRefusal(ex) && messages.Count > 0)
+        catch (PostgresException ex) when (IsRefusal(ex) && !IsMissingPartition(ex) && messages.Count > 0)
         {
             if (messages.Count == 1)
             {
@@ -173,6 +268,14 @@ public sealed class PostgresSink : ISink
 
     /// <summary>Data exceptions (class 22) and integrity violations (class 23): the rows, not the server, are the problem.</summary>
     private static bool IsRefusal(PostgresException ex) => ex.SqlState.StartsWith("22", StringComparison.Ordinal) || ex.SqlState.StartsWith("23", StringComparison.Ordinal);
+
+    /// <summary>
+    /// A row that fits no partition (a partition dropped under us, which the sink makes again): never the rows' fault.
+    /// PostgreSQL says it as a check violation that names no constraint; a CHECK an operator added names its own, and
+    /// is a refusal of the row like any other.
+    /// </summary>
+    private bool IsMissingPartition(PostgresException ex) =>
+        ex.SqlState == PostgresErrorCodes.CheckViolation && ex.ConstraintName is null && (_messagesPartitioned || _rejectsPartitioned);
 
     /// <summary>The id of a part of a split batch: the same for the same part on every attempt.</summary>
     private static Guid Part(Guid id, byte side)
@@ -193,16 +296,29 @@ public sealed class PostgresSink : ISink
         CancellationToken cancellationToken)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-
         var (stored, refused) = Partition(messages);
         refused.AddRange(refusedByServer);
+        if (_messagesPartitioned)
+        {
+            await _messageDays.EnsureAsync(connection, stored.Select(m => DailyPartitions.DayOf(m.ReceivedAt)).Distinct(), cancellationToken)
+                .ConfigureAwait(false);
+        }
+
+        if (_rejectsPartitioned)
+        {
+            var days = rejects.Select(r => r.ReceivedAt).Concat(refused.Select(r => r.Message.ReceivedAt)).Select(DailyPartitions.DayOf).Distinct();
+            await _rejectDays.EnsureAsync(connection, days, cancellationToken).ConfigureAwait(false);
+        }
+
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         if (id != Guid.Empty)
         {
             await using var ledger = new NpgsqlCommand(
-                $"INSERT INTO {_batches} (id, refused) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING RETURNING refused", connection, transaction);
+                $"INSERT INTO {_batches} (id, refused, committed_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING RETURNING refused",
+                connection, transaction);
             ledger.Parameters.Add(new NpgsqlParameter { Value = id, NpgsqlDbType = NpgsqlDbType.Uuid });
             ledger.Parameters.Add(new NpgsqlParameter { Value = refused.Count, NpgsqlDbType = NpgsqlDbType.Integer });
+            ledger.Parameters.Add(new NpgsqlParameter { Value = _retention.Now.ToUniversalTime(), NpgsqlDbType = NpgsqlDbType.TimestampTz });
             if (await ledger.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is null)
             {
                 // An earlier attempt of this batch committed; its answer was lost on the way back. Nothing to do but
@@ -228,9 +344,72 @@ public sealed class PostgresSink : ISink
     /// <inheritdoc />
     public ValueTask DisposeAsync() => ValueTask.CompletedTask; // the data source belongs to whoever made it
 
+    /// <summary>
+    /// Makes what is missing of the schema, under a lock that writers opening at once take in turn: the tables (new ones
+    /// partitioned by day), the ledger, the indexes in force (dropping those of this sink's names that are not), and
+    /// the partitions of today and the days ahead. Finds out which tables are partitioned.
+    /// </summary>
+    private async Task EnsureSchemaAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        await using (var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false))
+        {
+            await using (var command = new NpgsqlCommand($"SELECT pg_advisory_xact_lock(hashtext('spillway schema {_prefix}'))", connection, transaction))
+            {
+                await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            await using (var command = new NpgsqlCommand(Schema(), connection, transaction))
+            {
+                await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            _messagesPartitioned = await IsPartitionedAsync(connection, _prefix + "messages", cancellationToken).ConfigureAwait(false);
+            _rejectsPartitioned = await IsPartitionedAsync(connection, _prefix + "rejects", cancellationToken).ConfigureAwait(false);
+            foreach (var (table, partitioned) in new[] { ("messages", _messagesPartitioned), ("rejects", _rejectsPartitioned) })
+            {
+                // The sequence goes with its table when the table is dropped. (A table of an earlier version has an
+                // identity column whose sequence has the same name and is its own already.)
+                if (partitioned)
+                {
+                    await using var owned = new NpgsqlCommand(
+                        $"ALTER SEQUENCE \"{_prefix}{table}_id_seq\" OWNED BY \"{_prefix}{table}\".id", connection, transaction);
+                    await owned.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        if (_messagesPartitioned)
+        {
+            await _messageDays.LoadAsync(connection, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (_rejectsPartitioned)
+        {
+            await _rejectDays.LoadAsync(connection, cancellationToken).ConfigureAwait(false);
+        }
+
+        await MaintainPartitionsAsync(connection, cutoff: null, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<bool> IsPartitionedAsync(NpgsqlConnection connection, string table, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("SELECT relkind = 'p' FROM pg_class WHERE oid = to_regclass(quote_ident($1))", connection);
+        command.Parameters.AddWithValue(table);
+        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is true;
+    }
+
+    /// <summary>
+    /// The schema, for tables that may not exist yet. PostgreSQL 15 takes no identity column on a partitioned table,
+    /// so the id comes from a sequence of the table's own; and a key on a partitioned table must hold the partition's
+    /// column, so the primary key is (id, received_at): the id alone is unique all the same, since only the sequence
+    /// gives it.
+    /// </summary>
     private string Schema() => $"""
+        CREATE SEQUENCE IF NOT EXISTS "{_prefix}messages_id_seq";
         CREATE TABLE IF NOT EXISTS {_messages} (
-            id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            id              bigint      NOT NULL DEFAULT nextval('"{_prefix}messages_id_seq"'),
             received_at     timestamptz NOT NULL,
             source          text        NOT NULL,
             peer            text        NOT NULL,
@@ -242,32 +421,46 @@ public sealed class PostgresSink : ISink
             proc_id         text,
             msg_id          text,
             structured_data text,
-            message         text        NOT NULL
-        );
+            message         text        NOT NULL,
+            PRIMARY KEY (id, received_at)
+        ) PARTITION BY RANGE (received_at);
+        CREATE SEQUENCE IF NOT EXISTS "{_prefix}rejects_id_seq";
         CREATE TABLE IF NOT EXISTS {_rejects} (
-            id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            id          bigint      NOT NULL DEFAULT nextval('"{_prefix}rejects_id_seq"'),
             received_at timestamptz NOT NULL,
             source      text        NOT NULL,
             peer        text        NOT NULL,
             reason      text        NOT NULL,
             detail      text,
-            raw         bytea       NOT NULL
-        );
+            raw         bytea       NOT NULL,
+            PRIMARY KEY (id, received_at)
+        ) PARTITION BY RANGE (received_at);
         CREATE TABLE IF NOT EXISTS {_batches} (
             id           uuid        PRIMARY KEY,
             refused      integer     NOT NULL,
             committed_at timestamptz NOT NULL DEFAULT now()
         );
-        -- A batch is retried within seconds or minutes: a week of ledger is ample and keeps the table small.
-        DELETE FROM {_batches} WHERE committed_at < now() - interval '7 days';
-        {(_retention.Age > TimeSpan.Zero ? RetentionIndexes() : "")}
+        CREATE INDEX IF NOT EXISTS "{_prefix}batches_committed_at" ON {_batches} (committed_at);
+        {Indexes()}
         """;
 
-    /// <summary>Retention deletes by received time: without these, each chunk would scan the whole table.</summary>
-    private string RetentionIndexes() => $"""
-        CREATE INDEX IF NOT EXISTS "{_prefix}messages_received_at" ON {_messages} (received_at);
-        CREATE INDEX IF NOT EXISTS "{_prefix}rejects_received_at" ON {_rejects} (received_at);
-        """;
+    /// <summary>The indexes in force made, and those of this sink's names that are not, dropped.</summary>
+    private string Indexes()
+    {
+        var sql = new System.Text.StringBuilder();
+        foreach (var index in MessageIndex.All)
+        {
+            var name = $"\"{_prefix}messages_{index.Suffix}\"";
+            sql.AppendLine(_indexes.HasFlag(index.Index)
+                ? $"CREATE INDEX IF NOT EXISTS {name} ON {_messages} ({index.Columns});"
+                : $"DROP INDEX IF EXISTS {name};");
+        }
+
+        sql.AppendLine(_retention.Age > TimeSpan.Zero
+            ? $"CREATE INDEX IF NOT EXISTS \"{_prefix}rejects_received_at\" ON {_rejects} (received_at);"
+            : $"DROP INDEX IF EXISTS \"{_prefix}rejects_received_at\";");
+        return sql.ToString();
+    }
 
     /// <summary>Messages PostgreSQL can hold, and those it cannot (a NUL in a text column), with the reason.</summary>
     private static (List<Message> Stored, List<(Message Message, string Reason)> Refused) Partition(IReadOnlyList<Message> messages)

@@ -23,6 +23,12 @@ public sealed partial record PostgresSinkOptions
     /// <summary>The most rows one chunk of the retention deletes from a table. <value>The default is 5,000.</value></summary>
     public int RetentionChunkRows { get; init; } = Sinks.Retention.DefaultChunkRows;
 
+    /// <summary>
+    /// The indexes on the messages table besides its id (the time index is kept whatever this says while a retention
+    /// deletes by it). <value>The default is <see cref="MessageIndex.Default"/>.</value>
+    /// </summary>
+    public MessageIndexes Indexes { get; init; } = MessageIndex.Default;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first value that is wrong.</summary>
     public void Validate()
     {

@@ -29,4 +29,14 @@ internal static partial class Log
     [LoggerMessage(EventId = EventIds.RetentionSweepFailed, Level = LogLevel.Warning,
         Message = "Deleting the rows past the retention from {Tables} failed ({Reason}); tried again at the next sweep, ingest goes on")]
     public static partial void RetentionSweepFailed(ILogger logger, string tables, string reason);
+
+    [LoggerMessage(EventId = EventIds.SqliteSizeBound, Level = LogLevel.Warning,
+        Message = "SQLite database {Path} reached --max-db-bytes ({Bound}): the oldest rows are deleted to keep it under, {Deleted} so far; " +
+            "the oldest kept was received at {OldestKept} (said once a minute at most)")]
+    public static partial void SizeBoundDeleting(ILogger logger, string path, string bound, long deleted, string oldestKept);
+
+    [LoggerMessage(EventId = EventIds.SqliteNoAutoVacuum, Level = LogLevel.Warning,
+        Message = "SQLite database {Path} was made without auto_vacuum = INCREMENTAL: the space of deleted rows is reused, never given " +
+            "back to the filesystem. To convert it, stop the service and run: sqlite3 {Path} 'PRAGMA auto_vacuum = INCREMENTAL; VACUUM;'")]
+    public static partial void NoAutoVacuum(ILogger logger, string path);
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using SQLitePCL;
+using Spillway.Diagnostics;
 using Spillway.Messages;
 using Spillway.Pipeline;
 
@@ -39,6 +40,7 @@ public sealed class SqliteSink : ISink
             id           TEXT PRIMARY KEY,
             committed_at TEXT NOT NULL
         ) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS batches_committed_at ON batches (committed_at);
         CREATE TABLE IF NOT EXISTS rejects (
             id          INTEGER PRIMARY KEY,
             received_at TEXT    NOT NULL,
@@ -57,17 +59,15 @@ public sealed class SqliteSink : ISink
 
     private const string FindBatch = "SELECT count(*) FROM batches WHERE id = $id";
 
-    // The ledger's own clock is the database's: it only ages entries out, and needs no TimeProvider.
-    private const string InsertBatch = "INSERT INTO batches (id, committed_at) VALUES ($id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))";
+    private const string InsertBatch = "INSERT INTO batches (id, committed_at) VALUES ($id, $committed_at)";
 
-    /// <summary>A batch is retried within seconds or minutes; a week of ledger is ample, and keeps the table small.</summary>
-    private const string PruneBatches = "DELETE FROM batches WHERE committed_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-7 days')";
+    private const string PruneBatches = "DELETE FROM batches WHERE id IN (SELECT id FROM batches WHERE committed_at < $cutoff LIMIT $limit)";
 
-    /// <summary>Retention deletes by received time: without these, each chunk would scan the whole table.</summary>
-    private const string RetentionIndexes = """
-        CREATE INDEX IF NOT EXISTS messages_received_at ON messages (received_at);
-        CREATE INDEX IF NOT EXISTS rejects_received_at ON rejects (received_at);
-        """;
+    /// <summary>The fraction of <see cref="SqliteSinkOptions.MaxBytes"/> past which the oldest rows go, and the one they go down to.</summary>
+    private const double TrimAbove = 0.95, TrimTo = 0.90;
+
+    /// <summary>The most chunks one write deletes to get under the size bound; the rest go after the next.</summary>
+    private const int MaxTrimChunks = 64;
 
     private const int CancellationCheckInterval = 4096;
 
@@ -76,7 +76,12 @@ public sealed class SqliteSink : ISink
     private readonly string _connectionString;
     private readonly Retention _retention;
     private readonly string _retentionLine;
+    private readonly MessageIndexes _indexes;
+    private readonly LogPacer _sizeLog;
+    private readonly LogPacer _sweepLog;
+    private readonly string _maxBytesText;
     private Session? _session;
+    private long _trimmed;
 
     /// <summary>Creates the sink; <see cref="OpenAsync"/> opens it.</summary>
     public SqliteSink(SqliteSinkOptions options, ILogger<SqliteSink> logger)
@@ -94,7 +99,12 @@ public sealed class SqliteSink : ISink
         _options = options;
         _logger = logger;
         _retention = new Retention(options.Retention, time, options.RetentionChunkRows);
-        _retentionLine = _retention.Description;
+        _retentionLine = _retention.Description + (options.MaxBytes == 0 ? ""
+            : string.Create(CultureInfo.InvariantCulture, $"; past {options.MaxBytes:N0} bytes (--max-db-bytes) the oldest rows are deleted"));
+        _indexes = MessageIndex.InForce(options.Indexes, options.Retention > TimeSpan.Zero);
+        _sizeLog = new LogPacer(time);
+        _sweepLog = new LogPacer(time);
+        _maxBytesText = options.MaxBytes.ToString("N0", CultureInfo.InvariantCulture) + " bytes";
         FullPath = System.IO.Path.GetFullPath(options.Path);
         _connectionString = new SqliteConnectionStringBuilder
         {
@@ -185,8 +195,11 @@ public sealed class SqliteSink : ISink
         return ValueTask.FromResult(0); // SQLite holds any text, NUL included: it refuses nothing
     }
 
-    /// <summary>Rows deleted by the retention since the start.</summary>
-    public long Expired => _retention.Deleted;
+    /// <inheritdoc />
+    public TimeSpan RetentionAge => _retention.Age;
+
+    /// <summary>Rows deleted by the retention, by age or by size, since the start.</summary>
+    public long Expired => _retention.Deleted + _trimmed;
 
     /// <inheritdoc />
     public ValueTask DisposeAsync()
@@ -196,25 +209,71 @@ public sealed class SqliteSink : ISink
     }
 
     /// <summary>
-    /// Deletes a chunk of the rows past the retention, when a sweep is due. The batch is committed already: a sweep
-    /// that fails (another process holds the lock) is said and tried again at the next one, never the batch's failure.
+    /// Deletes a chunk of the rows past the retention and of the ledger, when a sweep is due, and the oldest rows while
+    /// the file is past its size bound; then gives the freed pages back to the filesystem. The batch is committed
+    /// already: a sweep that fails (another process holds the lock) is said and tried again at the next one, never the
+    /// batch's failure.
     /// </summary>
     private void Sweep(Session session)
     {
-        if (_retention.Due() is not { } cutoff)
-        {
-            return;
-        }
-
         try
         {
-            var (messages, rejects) = session.Sweep(FormatTime(cutoff), _retention.ChunkRows);
-            _retention.Swept(messages, rejects);
+            var deleted = 0;
+            if (_retention.Due() is { } due)
+            {
+                var (messages, rejects) = due.RowsBefore is { } cutoff ? session.Expire(FormatTime(cutoff), _retention.ChunkRows) : (0, 0);
+                var ledger = session.PruneLedger(FormatTime(due.LedgerBefore), _retention.ChunkRows);
+                _retention.Swept(messages, rejects, ledger);
+                deleted += messages + rejects;
+            }
+
+            if (_options.MaxBytes > 0)
+            {
+                deleted += Trim(session);
+            }
+
+            if (deleted > 0 && session.IncrementalVacuum)
+            {
+                session.GiveBackFreePages();
+            }
         }
         catch (SqliteException ex)
         {
-            Log.RetentionSweepFailed(_logger, FullPath, ex.Message);
+            if (_sweepLog.Due())
+            {
+                Log.RetentionSweepFailed(_logger, FullPath, ex.Message);
+            }
         }
+    }
+
+    /// <summary>Past 95% of the size bound, deletes the oldest rows, a chunk at a time, until the rows take 90% of it.</summary>
+    private int Trim(Session session)
+    {
+        var bound = _options.MaxBytes;
+        if (session.UsedBytes() <= bound * TrimAbove)
+        {
+            return 0;
+        }
+
+        var deleted = 0;
+        for (var chunk = 0; chunk < MaxTrimChunks && session.UsedBytes() > bound * TrimTo; chunk++)
+        {
+            var rows = session.DeleteOldest(_retention.ChunkRows);
+            if (rows == 0)
+            {
+                break; // nothing left to delete: the schema and the ledger alone are past the bound
+            }
+
+            deleted += rows;
+        }
+
+        _trimmed += deleted;
+        if (_sizeLog.Due())
+        {
+            Log.SizeBoundDeleting(_logger, FullPath, _maxBytesText, _trimmed, session.OldestKept() ?? "(none left)");
+        }
+
+        return deleted;
     }
 
     private void Reset()
@@ -229,6 +288,10 @@ public sealed class SqliteSink : ISink
         try
         {
             connection.Open();
+
+            // Only a database without tables takes it: a new file gives the pages of deleted rows back to the
+            // filesystem (PRAGMA incremental_vacuum after a sweep); an existing one stays as it was made.
+            Execute(connection, "PRAGMA auto_vacuum = INCREMENTAL");
             if (checkIntegrity)
             {
                 CheckIntegrity(connection);
@@ -242,13 +305,14 @@ public sealed class SqliteSink : ISink
 
             Execute(connection, $"PRAGMA synchronous = {_options.Synchronous.ToString().ToUpperInvariant()}");
             Execute(connection, Schema);
-            if (_options.Retention > TimeSpan.Zero)
+            Execute(connection, IndexStatements());
+            var incremental = Scalar(connection, "PRAGMA auto_vacuum") == "2";
+            if (!incremental && checkIntegrity && (_options.Retention > TimeSpan.Zero || _options.MaxBytes > 0))
             {
-                Execute(connection, RetentionIndexes);
+                Log.NoAutoVacuum(_logger, FullPath);
             }
 
-            Execute(connection, PruneBatches);
-            var session = new Session(connection) { Identity = FileIdentity.Of(FullPath) };
+            var session = new Session(connection, _retention) { Identity = FileIdentity.Of(FullPath), IncrementalVacuum = incremental };
             Log.Opened(_logger, FullPath, journalMode, _options.Synchronous);
             return session;
         }
@@ -297,6 +361,24 @@ public sealed class SqliteSink : ISink
         Log.Damaged(_logger, FullPath, finding);
     }
 
+    /// <summary>The indexes in force made, and those of this sink's names that are not dropped.</summary>
+    private string IndexStatements()
+    {
+        var sql = new System.Text.StringBuilder();
+        foreach (var index in MessageIndex.All)
+        {
+            sql.AppendLine(_indexes.HasFlag(index.Index)
+                ? $"CREATE INDEX IF NOT EXISTS messages_{index.Suffix} ON messages ({index.Columns});"
+                : $"DROP INDEX IF EXISTS messages_{index.Suffix};");
+        }
+
+        // The rejects are only ever deleted by age: the retention is what needs them by time.
+        sql.AppendLine(_options.Retention > TimeSpan.Zero
+            ? "CREATE INDEX IF NOT EXISTS rejects_received_at ON rejects (received_at);"
+            : "DROP INDEX IF EXISTS rejects_received_at;");
+        return sql.ToString();
+    }
+
     private static void Execute(SqliteConnection connection, string sql)
     {
         using var command = connection.CreateCommand();
@@ -317,6 +399,7 @@ public sealed class SqliteSink : ISink
     private sealed class Session : IDisposable
     {
         private readonly SqliteConnection _connection;
+        private readonly Retention _clock;
         private readonly MessageInsert _message;
         private readonly SqliteCommand _reject;
         private readonly SqliteCommand _findBatch;
@@ -328,15 +411,22 @@ public sealed class SqliteSink : ISink
         private readonly SqliteParameter[] _insert;
         private readonly SqliteParameter[] _expireM;
         private readonly SqliteParameter[] _expireR;
+        private readonly SqliteCommand _pruneBatches;
+        private readonly SqliteParameter[] _prune;
 
         /// <summary>The file the connection opened, as the path named it then.</summary>
         public FileIdentity? Identity { get; init; }
 
-        public Session(SqliteConnection connection)
+        /// <summary>Whether the file gives freed pages back (<c>auto_vacuum = INCREMENTAL</c>).</summary>
+        public bool IncrementalVacuum { get; init; }
+
+        public Session(SqliteConnection connection, Retention clock)
         {
             _connection = connection;
+            _clock = clock;
             (_findBatch, _find) = Prepare(connection, FindBatch, "$id");
-            (_insertBatch, _insert) = Prepare(connection, InsertBatch, "$id");
+            (_insertBatch, _insert) = Prepare(connection, InsertBatch, "$id", "$committed_at");
+            (_pruneBatches, _prune) = Prepare(connection, PruneBatches, "$cutoff", "$limit");
             _message = new MessageInsert(connection.Handle!);
             (_reject, _r) = Prepare(connection, InsertReject, "$received_at", "$source", "$peer", "$reason", "$detail", "$raw");
             (_expireMessages, _expireM) = Prepare(connection, Expire("messages"), "$cutoff", "$limit");
@@ -344,11 +434,73 @@ public sealed class SqliteSink : ISink
         }
 
         /// <summary>Deletes up to <paramref name="limit"/> rows of each table received before <paramref name="cutoff"/>, each table in a transaction of its own.</summary>
-        public (int Messages, int Rejects) Sweep(string cutoff, int limit)
+        public (int Messages, int Rejects) Expire(string cutoff, int limit)
         {
             _expireM[0].Value = _expireR[0].Value = cutoff;
             _expireM[1].Value = _expireR[1].Value = limit;
             return (_expireMessages.ExecuteNonQuery(), _expireRejects.ExecuteNonQuery());
+        }
+
+        /// <summary>Deletes up to <paramref name="limit"/> ledger entries committed before <paramref name="cutoff"/>.</summary>
+        public int PruneLedger(string cutoff, int limit)
+        {
+            _prune[0].Value = cutoff;
+            _prune[1].Value = limit;
+            return _pruneBatches.ExecuteNonQuery();
+        }
+
+        /// <summary>The bytes of the file's pages in use (the free ones, waiting to be reused or given back, not counted).</summary>
+        public long UsedBytes() => (Long("PRAGMA page_count") - Long("PRAGMA freelist_count")) * Long("PRAGMA page_size");
+
+        /// <summary>
+        /// Deletes up to <paramref name="limit"/> of the oldest rows of whichever table holds the oldest (rows are
+        /// stored in the order they were received, so the lowest ids are the oldest).
+        /// </summary>
+        public int DeleteOldest(int limit)
+        {
+            var message = Text("SELECT received_at FROM messages ORDER BY id LIMIT 1");
+            var reject = Text("SELECT received_at FROM rejects ORDER BY id LIMIT 1");
+            var table = (message, reject) switch
+            {
+                (null, null) => null,
+                (null, _) => "rejects",
+                (_, null) => "messages",
+                _ => string.CompareOrdinal(reject, message) < 0 ? "rejects" : "messages",
+            };
+            if (table is null)
+            {
+                return 0;
+            }
+
+            using var command = _connection.CreateCommand();
+            command.CommandText = $"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} ORDER BY id LIMIT $limit)";
+            command.Parameters.AddWithValue("$limit", limit);
+            return command.ExecuteNonQuery();
+        }
+
+        /// <summary>When the oldest message kept was received.</summary>
+        public string? OldestKept() => Text("SELECT received_at FROM messages ORDER BY id LIMIT 1");
+
+        /// <summary>Gives the free pages back to the filesystem: the file shrinks by them.</summary>
+        public void GiveBackFreePages()
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = "PRAGMA incremental_vacuum";
+            command.ExecuteNonQuery();
+        }
+
+        private long Long(string sql)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = sql;
+            return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+        }
+
+        private string? Text(string sql)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = sql;
+            return command.ExecuteScalar() as string;
         }
 
         private static string Expire(string table) =>
@@ -372,6 +524,7 @@ public sealed class SqliteSink : ISink
                 }
 
                 _insert[0].Value = id;
+                _insert[1].Value = FormatTime(_clock.Now);
                 _insertBatch.ExecuteNonQuery();
             }
 
@@ -427,6 +580,7 @@ public sealed class SqliteSink : ISink
             _insertBatch.Dispose();
             _expireMessages.Dispose();
             _expireRejects.Dispose();
+            _pruneBatches.Dispose();
             _connection.Dispose();
         }
 

@@ -36,6 +36,22 @@ public sealed record SqliteSinkOptions
     /// <summary>The most rows one chunk of the retention deletes from a table. <value>The default is 5,000.</value></summary>
     public int RetentionChunkRows { get; init; } = Sinks.Retention.DefaultChunkRows;
 
+    /// <summary>
+    /// The most bytes the database file may hold: past it, the oldest rows of <c>messages</c> and <c>rejects</c> are
+    /// deleted, a chunk at a time, until it is a tenth under, and the pages given back to the filesystem.
+    /// <value>The default, 0, sets no bound.</value>
+    /// </summary>
+    public long MaxBytes { get; init; }
+
+    /// <summary>The least <see cref="MaxBytes"/> may be: below it the schema and one batch would not fit.</summary>
+    public const long MinMaxBytes = 1L << 20;
+
+    /// <summary>
+    /// The indexes on <c>messages</c> besides its id (the time index is kept whatever this says while a retention
+    /// deletes by it). <value>The default is <see cref="MessageIndex.Default"/>.</value>
+    /// </summary>
+    public MessageIndexes Indexes { get; init; } = MessageIndex.Default;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first value that is out of range.</summary>
     public void Validate()
     {
@@ -48,5 +64,9 @@ public sealed record SqliteSinkOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(BusyTimeout, TimeSpan.FromSeconds(1), nameof(BusyTimeout));
         ArgumentOutOfRangeException.ThrowIfLessThan(Retention, TimeSpan.Zero, nameof(Retention));
         ArgumentOutOfRangeException.ThrowIfLessThan(RetentionChunkRows, 1, nameof(RetentionChunkRows));
+        if (MaxBytes != 0)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(MaxBytes, MinMaxBytes, nameof(MaxBytes));
+        }
     }
 }

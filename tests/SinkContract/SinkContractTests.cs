@@ -18,7 +18,13 @@ public abstract class SinkContractTests
     protected ISink CreateSink() => CreateSink(TimeSpan.Zero, TimeProvider.System, Sinks.Retention.DefaultChunkRows);
 
     /// <summary>A sink on this test's database that keeps rows for <paramref name="retention"/> by <paramref name="time"/>.</summary>
-    protected abstract ISink CreateSink(TimeSpan retention, TimeProvider time, int chunkRows);
+    protected ISink CreateSink(TimeSpan retention, TimeProvider time, int chunkRows) => CreateSink(retention, time, chunkRows, MessageIndex.Default);
+
+    /// <summary>A sink on this test's database with these indexes on its messages table.</summary>
+    protected abstract ISink CreateSink(TimeSpan retention, TimeProvider time, int chunkRows, MessageIndexes indexes);
+
+    /// <summary>The names of the indexes on this test's messages table, without the prefix and the primary key's, sorted.</summary>
+    protected abstract Task<IReadOnlyList<string>> IndexNamesAsync();
 
     protected abstract Task<IReadOnlyList<StoredMessage>> ReadMessagesAsync();
 
@@ -185,8 +191,9 @@ public abstract class SinkContractTests
         await using var sink = CreateSink(TimeSpan.FromDays(30), time, chunkRows: 10);
         await sink.OpenAsync(Ct);
 
-        // 25 messages and a reject older than the retention, with 3 newer messages and a newer reject.
-        var old = Enumerable.Range(0, 25).Select(i => Received(now.AddDays(-31).AddMinutes(-i), $"old {i}")).ToList();
+        // 25 messages and a reject older than the retention, with 3 newer messages and a newer reject. The old messages
+        // are of the day the cutoff falls in, so that a sink that drops a day whole (PostgreSQL) deletes them in chunks too.
+        var old = Enumerable.Range(0, 25).Select(i => Received(now.AddDays(-30).AddMinutes(-1 - i), $"old {i}")).ToList();
         await sink.WriteAsync(BatchOf([.. old, Received(now.AddDays(-29), "new 0"), RejectAt(now.AddDays(-40)), RejectAt(now.AddDays(-1))]), Ct);
         Assert.Equal(15 + 1, (await ReadMessagesAsync()).Count); // a chunk of 10 went with the write
         Assert.Single(await ReadRejectsAsync());
@@ -208,6 +215,50 @@ public abstract class SinkContractTests
         await sink.WriteAsync(BatchOf(Received(time.GetUtcNow(), "new 4")), Ct);
         Assert.Equal(["new 1", "new 2", "new 3", "new 4"], (await ReadMessagesAsync()).Select(m => m.Message));
         Assert.Single(await ReadRejectsAsync()); // the newer reject, 2 days old
+    }
+
+    [Fact]
+    public async Task The_ledger_forgets_a_batch_a_week_after_it_committed_and_not_before()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(At);
+        await using var sink = CreateSink(TimeSpan.Zero, time, chunkRows: 10);
+        await sink.OpenAsync(Ct);
+        var first = BatchOf(Raw("first"));
+        first.Id = Guid.CreateVersion7();
+        await sink.WriteAsync(first, Ct);
+
+        // Within the week a retry of the batch finds it in the ledger, and stores nothing twice.
+        time.Advance(Sinks.Retention.LedgerAge - TimeSpan.FromSeconds(1));
+        await sink.WriteAsync(BatchOf(Raw("sweeps")), Ct);
+        await sink.WriteAsync(first, Ct);
+        Assert.Equal(["first", "sweeps"], (await ReadMessagesAsync()).Select(m => m.Message));
+
+        // Past it, a sweep prunes its entry, and the same id would be stored again.
+        time.Advance(Sinks.Retention.Interval);
+        await sink.WriteAsync(BatchOf(Raw("sweeps again")), Ct);
+        await sink.WriteAsync(first, Ct);
+        Assert.Equal(["first", "sweeps", "sweeps again", "first"], (await ReadMessagesAsync()).Select(m => m.Message));
+    }
+
+    [Fact]
+    public async Task The_indexes_listed_are_made_those_not_are_dropped_and_a_retention_keeps_the_time_index()
+    {
+        await using (var sink = CreateSink(TimeSpan.Zero, TimeProvider.System, 10, MessageIndexes.Host | MessageIndexes.App | MessageIndexes.Severity))
+        {
+            await sink.OpenAsync(Ct);
+        }
+
+        Assert.Equal(["messages_app_name_id", "messages_hostname_id", "messages_severity_id"], await IndexNamesAsync());
+
+        await using (var sink = CreateSink(TimeSpan.FromDays(36_500), TimeProvider.System, 10, MessageIndexes.None))
+        {
+            await sink.OpenAsync(Ct);
+            await sink.WriteAsync(BatchOf(Raw("indexed")), Ct);
+        }
+
+        Assert.Equal(["messages_received_at"], await IndexNamesAsync());
+        await using var reader = CreateReader();
+        Assert.Single(await reader.ReadAsync(new MessageQuery { Since = At.AddMinutes(-1) }, Ct));
     }
 
     [Fact]

@@ -6,13 +6,14 @@ namespace Spillway.Core.Tests;
 public sealed class RetentionTests
 {
     [Fact]
-    public void Without_an_age_no_sweep_is_ever_due()
+    public void Without_an_age_a_sweep_prunes_only_the_ledger()
     {
-        var time = new FakeTimeProvider();
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 3, 0, 0, 0, TimeSpan.Zero));
         var retention = new Retention(TimeSpan.Zero, time);
+        Assert.Equal(new RetentionSweep(null, time.GetUtcNow() - Retention.LedgerAge), retention.Due());
         Assert.Null(retention.Due());
         time.Advance(TimeSpan.FromDays(365));
-        Assert.Null(retention.Due());
+        Assert.Null(retention.Due()?.RowsBefore);
         Assert.StartsWith("every row is kept", retention.Description, StringComparison.Ordinal);
     }
 
@@ -21,7 +22,7 @@ public sealed class RetentionTests
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 2, 0, 0, 0, TimeSpan.Zero));
         var retention = new Retention(TimeSpan.FromDays(30), time, chunkRows: 100);
-        Assert.Equal(time.GetUtcNow().AddDays(-30), retention.Due());
+        Assert.Equal(time.GetUtcNow().AddDays(-30), retention.Due()?.RowsBefore);
         retention.Swept(100, 0); // a full chunk: more may be left
         Assert.NotNull(retention.Due());
         retention.Swept(40, 99);
@@ -30,7 +31,9 @@ public sealed class RetentionTests
         Assert.Null(retention.Due());
         time.Advance(TimeSpan.FromMilliseconds(1));
         Assert.NotNull(retention.Due());
-        Assert.Equal(239, retention.Deleted);
+        retention.Swept(0, 0, ledger: 100); // a full chunk of the ledger is behind too
+        Assert.NotNull(retention.Due());
+        Assert.Equal((239, 100), (retention.Deleted, retention.LedgerDeleted));
     }
 
     [Theory]

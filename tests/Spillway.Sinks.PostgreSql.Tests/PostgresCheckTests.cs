@@ -73,9 +73,19 @@ public sealed class PostgresCheckTests : IAsyncLifetime
                 $"lacks SELECT on table public.{p}batches: GRANT SELECT ON public.{p}batches TO {_role}",
                 $"lacks INSERT on table public.{p}batches: GRANT INSERT ON public.{p}batches TO {_role}",
                 $"lacks DELETE on table public.{p}batches: GRANT DELETE ON public.{p}batches TO {_role}",
+                $"does not own table public.{p}messages, and cannot make its day partitions: ALTER TABLE public.{p}messages OWNER TO {_role}",
+                $"does not own table public.{p}rejects, and cannot make its day partitions: ALTER TABLE public.{p}rejects OWNER TO {_role}",
             ],
             report.Problems.Select(problem => problem[(problem.IndexOf("the user ", StringComparison.Ordinal) + "the user ".Length)..]));
         Assert.Empty(report.Facts);
+
+        // A retention deletes rows: it needs DELETE on both tables too.
+        var withRetention = await PostgresCheck.CheckAsync(dataSource, Options(connectionString) with { Retention = TimeSpan.FromDays(30) }, Ct);
+        Assert.Contains($"the user lacks DELETE on table public.{p}messages: GRANT DELETE ON public.{p}messages TO {_role}",
+            withRetention.Problems.Select(problem => problem[(problem.IndexOf("the user ", StringComparison.Ordinal))..]));
+        Assert.Contains($"the user lacks DELETE on table public.{p}rejects: GRANT DELETE ON public.{p}rejects TO {_role}",
+            withRetention.Problems.Select(problem => problem[(problem.IndexOf("the user ", StringComparison.Ordinal))..]));
+        Assert.DoesNotContain(report.Problems, problem => problem.Contains($"DELETE on table public.{p}messages", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -14,11 +14,16 @@ public sealed class PostgresSinkContractTests : SinkContractTests, IAsyncLifetim
 
     public async ValueTask DisposeAsync() => await _database.DisposeAsync();
 
-    protected override ISink CreateSink(TimeSpan retention, TimeProvider time, int chunkRows) =>
+    protected override ISink CreateSink(TimeSpan retention, TimeProvider time, int chunkRows, MessageIndexes indexes) =>
         new PostgresSink(new PostgresSinkOptions
         {
             ConnectionString = _database.ConnectionString, TablePrefix = _database.Prefix, Retention = retention, RetentionChunkRows = chunkRows,
+            Indexes = indexes,
         }, _database.DataSource, Microsoft.Extensions.Logging.Abstractions.NullLogger<PostgresSink>.Instance, time);
+
+    protected override async Task<IReadOnlyList<string>> IndexNamesAsync() =>
+        [.. (await _database.ColumnAsync<string>("SELECT indexname FROM pg_indexes WHERE tablename = '{p}messages' ORDER BY indexname"))
+            .Select(name => name[_database.Prefix.Length..]).Where(name => name != "messages_pkey")];
 
     protected override IMessageReader CreateReader() =>
         new PostgresMessageReader(new PostgresSinkOptions { ConnectionString = _database.ConnectionString, TablePrefix = _database.Prefix },

@@ -11,8 +11,12 @@ public sealed class SqliteSinkContractTests : SinkContractTests, IDisposable
 
     public void Dispose() => _database.Dispose();
 
-    protected override ISink CreateSink(TimeSpan retention, TimeProvider time, int chunkRows) =>
-        new SqliteSink(new SqliteSinkOptions { Path = _database.Path, Retention = retention, RetentionChunkRows = chunkRows }, NullLogger<SqliteSink>.Instance, time);
+    protected override ISink CreateSink(TimeSpan retention, TimeProvider time, int chunkRows, MessageIndexes indexes) =>
+        new SqliteSink(new SqliteSinkOptions { Path = _database.Path, Retention = retention, RetentionChunkRows = chunkRows, Indexes = indexes },
+            NullLogger<SqliteSink>.Instance, time);
+
+    protected override Task<IReadOnlyList<string>> IndexNamesAsync() => Task.FromResult<IReadOnlyList<string>>(
+        _database.Column<string>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages' ORDER BY name"));
 
     protected override IMessageReader CreateReader() => SqliteMessageReader.Open(_database.Path);
 

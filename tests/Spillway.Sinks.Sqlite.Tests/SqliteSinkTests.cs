@@ -139,4 +139,103 @@ public sealed class SqliteSinkTests : IDisposable
             new SqliteSink(new SqliteSinkOptions { BusyTimeout = TimeSpan.Zero }, NullLogger<SqliteSink>.Instance));
         Assert.Equal("BusyTimeout", error.ParamName);
     }
+
+    [Fact]
+    public async Task A_new_database_gives_the_pages_of_expired_rows_back_to_the_filesystem()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 12, 3, 0, 0, 0, TimeSpan.Zero));
+        await using var sink = new SqliteSink(
+            new SqliteSinkOptions { Path = _database.Path, Retention = TimeSpan.FromDays(1), RetentionChunkRows = 100_000 },
+            NullLogger<SqliteSink>.Instance, time);
+        await sink.OpenAsync(Ct);
+        Assert.Equal([2L], _database.Column<long>("PRAGMA auto_vacuum")); // INCREMENTAL
+
+        var text = new string('x', 400);
+        var batch = new Batch();
+        for (var i = 0; i < 5_000; i++)
+        {
+            batch.Add(new Message(time.GetUtcNow(), Transport.Tcp, "127.0.0.1:9", text, text.Length));
+        }
+
+        await sink.WriteAsync(batch, Ct);
+        var full = _database.Column<long>("PRAGMA page_count")[0];
+
+        time.Advance(TimeSpan.FromDays(2));
+        var fresh = new Batch();
+        fresh.Add(new Message(time.GetUtcNow(), Transport.Tcp, "127.0.0.1:9", "new", 3));
+        await sink.WriteAsync(fresh, Ct);
+
+        Assert.Equal(1, _database.Count("messages"));
+        Assert.Equal(5_000, sink.Expired);
+        Assert.Equal([0L], _database.Column<long>("PRAGMA freelist_count"));
+        Assert.True(_database.Column<long>("PRAGMA page_count")[0] < full / 10, "the pages of the deleted rows were not given back");
+    }
+
+    [Fact]
+    public async Task A_database_made_without_auto_vacuum_keeps_working_and_is_said_to_keep_its_size()
+    {
+        using (var connection = _database.Connect())
+        using (var command = connection.CreateCommand())
+        {
+            command.CommandText = "CREATE TABLE unrelated (x INTEGER)"; // a table before the sink: auto_vacuum stays NONE
+            command.ExecuteNonQuery();
+        }
+
+        var logger = new FakeLogger<SqliteSink>();
+        await using var sink = new SqliteSink(new SqliteSinkOptions { Path = _database.Path, Retention = TimeSpan.FromDays(1) }, logger);
+        await sink.OpenAsync(Ct);
+        var batch = new Batch();
+        batch.Add(new Message(TimeProvider.System.GetUtcNow().AddDays(-2), Transport.Tcp, "127.0.0.1:9", "old", 3));
+        await sink.WriteAsync(batch, Ct);
+
+        Assert.Equal([0L], _database.Column<long>("PRAGMA auto_vacuum"));
+        Assert.Equal(0, _database.Count("messages"));
+        var warning = Assert.Single(logger.Collector.GetSnapshot(), r => r.Id.Id == EventIds.SqliteNoAutoVacuum);
+        Assert.Contains("PRAGMA auto_vacuum = INCREMENTAL; VACUUM;", warning.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Max_db_bytes_keeps_the_file_under_the_bound_under_a_stream_deleting_the_oldest_rows()
+    {
+        const long Bound = 2L << 20;
+        var logger = new FakeLogger<SqliteSink>();
+        await using var sink = new SqliteSink(new SqliteSinkOptions { Path = _database.Path, MaxBytes = Bound, RetentionChunkRows = 500 }, logger);
+        await sink.OpenAsync(Ct);
+
+        // 20,000 messages of about 300 bytes: three times the bound, in batches of 500 (a reject in every tenth).
+        var text = new string('m', 280);
+        var at = new DateTimeOffset(2026, 12, 3, 0, 0, 0, TimeSpan.Zero);
+        for (var b = 0; b < 40; b++)
+        {
+            var batch = new Batch();
+            for (var i = 0; i < 500; i++)
+            {
+                batch.Add(new Message(at.AddSeconds(b * 500 + i), Transport.Tcp, "127.0.0.1:9", $"{b * 500 + i:D6} {text}", text.Length + 7));
+            }
+
+            if (b % 10 == 0)
+            {
+                batch.Add(new Reject(at.AddSeconds(b * 500), Transport.Tcp, "127.0.0.1:9", RejectReason.InvalidUtf8, [0xff], null));
+            }
+
+            await sink.WriteAsync(batch, Ct);
+            var size = new FileInfo(_database.Path).Length;
+            Assert.True(size <= Bound, $"after batch {b} the file holds {size:N0} bytes, past the bound of {Bound:N0}");
+        }
+
+        // The newest are all there, the oldest gone, oldest first: the ids kept are one run up to the last.
+        var kept = _database.Column<string>("SELECT substr(message, 1, 6) FROM messages ORDER BY id");
+        Assert.Equal("019999", kept[^1]);
+        Assert.True(kept.Count is > 1_000 and < 20_000, $"{kept.Count} messages kept");
+        Assert.Equal(Enumerable.Range(20_000 - kept.Count, kept.Count).Select(i => i.ToString("D6", System.Globalization.CultureInfo.InvariantCulture)), kept);
+        Assert.Equal(20_000 + 4 - kept.Count - _database.Count("rejects"), sink.Expired);
+        Assert.Single(logger.Collector.GetSnapshot(), r => r.Id.Id == EventIds.SqliteSizeBound); // once a minute at most
+    }
+
+    [Theory]
+    [InlineData(1L)]
+    [InlineData((1L << 20) - 1)]
+    public void A_size_bound_too_small_to_hold_a_batch_is_refused(long bytes) =>
+        Assert.Equal("MaxBytes", Assert.Throws<ArgumentOutOfRangeException>(() =>
+            new SqliteSink(new SqliteSinkOptions { MaxBytes = bytes }, NullLogger<SqliteSink>.Instance)).ParamName);
 }

@@ -37,6 +37,11 @@ public static class EventIds
     public const int SqliteFileReplaced = 3007;
     public const int RetentionInForce = 3008;
     public const int RetentionSweepFailed = 3009;
+    public const int SqliteSizeBound = 3010;
+    public const int SqliteNoAutoVacuum = 3011;
+    public const int PostgresUnpartitioned = 3012;
+    public const int PostgresPartitionFailed = 3013;
+    public const int PostgresPartitionDropped = 3014;
 
     // 4xxx: the spill log
     public const int SpillOpened = 4001;

@@ -14,6 +14,12 @@ public interface ISink : IAsyncDisposable
     /// </summary>
     string? Notice => null;
 
+    /// <summary>How long rows are kept (by the time they were received); <see cref="TimeSpan.Zero"/> for ever.</summary>
+    TimeSpan RetentionAge => TimeSpan.Zero;
+
+    /// <summary>Rows of messages and rejects this sink deleted since the start, by age or by size.</summary>
+    long Expired => 0;
+
     /// <summary>
     /// Connects and creates the schema if it is missing. Called once before the first write.
     /// </summary>

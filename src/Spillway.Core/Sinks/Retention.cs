@@ -1,12 +1,19 @@
 namespace Spillway.Sinks;
 
 /// <summary>
-/// When a sink deletes the rows older than its retention: after a write, at most once an <see cref="Interval"/>, a
-/// chunk per table at a time, so that a sweep never holds the database long enough to slow ingest; while chunks are
-/// left behind, after every write until it has caught up. The same for every sink.
+/// When a sink deletes what it no longer keeps (the rows older than its retention, and the batch ledger's entries
+/// older than <see cref="LedgerAge"/>): after a write, at most once an <see cref="Interval"/>, a chunk per table at a
+/// time, so that a sweep never holds the database long enough to slow ingest; while chunks are left behind, after
+/// every write until it has caught up. The same for every sink.
 /// </summary>
 public sealed class Retention
 {
+    /// <summary>
+    /// How long the ledger remembers a committed batch. A batch is retried within seconds or minutes (at most as long as
+    /// the database is down and the spill log holds it): a week is ample, and keeps the ledger small.
+    /// </summary>
+    public static readonly TimeSpan LedgerAge = TimeSpan.FromDays(7);
+
     /// <summary>The most time between two sweeps while nothing is left behind.</summary>
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(10);
 
@@ -34,8 +41,11 @@ public sealed class Retention
     /// <summary>The most rows one chunk deletes from one table.</summary>
     public int ChunkRows { get; }
 
-    /// <summary>Rows deleted since the start.</summary>
+    /// <summary>Rows of messages and rejects deleted since the start.</summary>
     public long Deleted { get; private set; }
+
+    /// <summary>Ledger entries deleted since the start.</summary>
+    public long LedgerDeleted { get; private set; }
 
     /// <summary>What the retention does, in a line for the log at start.</summary>
     public string Description => Age == TimeSpan.Zero
@@ -56,22 +66,33 @@ public sealed class Retention
     private static string Plural(long count, string unit) =>
         string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{count} {unit}{(count == 1 ? "" : "s")}");
 
-    /// <summary>The cutoff (rows received before it go) when a sweep is due now, else null. Not thread-safe: one sink's.</summary>
-    public DateTimeOffset? Due()
+    /// <summary>The cutoffs of a sweep when one is due now, else null. Not thread-safe: one sink's.</summary>
+    public RetentionSweep? Due()
     {
-        if (Age == TimeSpan.Zero || (!_behind && _sweptAt is { } at && _time.GetElapsedTime(at) < Interval))
+        if (!_behind && _sweptAt is { } at && _time.GetElapsedTime(at) < Interval)
         {
             return null;
         }
 
         _sweptAt = _time.GetTimestamp();
-        return _time.GetUtcNow() - Age;
+        var now = _time.GetUtcNow();
+        return new RetentionSweep(Age == TimeSpan.Zero ? null : now - Age, now - LedgerAge);
     }
 
-    /// <summary>Counts what a sweep deleted from each table; a full chunk means more may be left, swept after the next write.</summary>
-    public void Swept(int messages, int rejects)
+    /// <summary>
+    /// Counts what a sweep deleted from each table; a full chunk means more may be left, swept after the next write.
+    /// </summary>
+    public void Swept(int messages, int rejects, int ledger = 0)
     {
         Deleted += messages + rejects;
-        _behind = messages >= ChunkRows || rejects >= ChunkRows;
+        LedgerDeleted += ledger;
+        _behind = messages >= ChunkRows || rejects >= ChunkRows || ledger >= ChunkRows;
     }
+
+    /// <summary>The time a ledger entry is stamped with when its batch commits, by the same clock.</summary>
+    public DateTimeOffset Now => _time.GetUtcNow();
 }
+
+/// <summary>What one sweep deletes: the rows received before <see cref="RowsBefore"/> (none when every row is kept), and
+/// the ledger's entries committed before <see cref="LedgerBefore"/>.</summary>
+public readonly record struct RetentionSweep(DateTimeOffset? RowsBefore, DateTimeOffset LedgerBefore);
