@@ -120,6 +120,7 @@ public sealed partial class OperationsDocTests
         Setting<string> when setting == SettingsTable.Postgres => "Host=db;Username=spillway",
         Setting<string> when setting == SettingsTable.PostgresTablePrefix => "edge_",
         Setting<string> => "/tmp/sample",
+        Setting<Spillway.Sinks.MessageIndexes> => "host,app",
         _ => setting.ValueName.Split('|')[^1],
     };
 

@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.Extensions.Configuration;
 using Spillway.Cli.Hosting;
 using Spillway.Pipeline;
+using Spillway.Sinks;
 using Spillway.Sinks.Sqlite;
 using Spillway.Spill;
 
@@ -60,6 +61,21 @@ public sealed class ServeSettingsTests
         Assert.Equal(TimeSpan.FromDays(30), Load(flags: new() { ["Retention"] = ["30d"] }).Sqlite.Retention);
         var postgres = Load(new() { ["Postgres"] = "Host=db;Username=u;Database=d", ["Retention"] = "12h" });
         Assert.Equal(TimeSpan.FromHours(12), postgres.Postgres!.Retention);
+    }
+
+    [Fact]
+    public void The_indexes_and_the_size_bound_reach_the_sink_and_a_bound_that_cannot_work_is_refused()
+    {
+        Assert.Equal((MessageIndexes.None, 0L), (Load().Sqlite.Indexes, Load().Sqlite.MaxBytes));
+        var sqlite = Load(flags: new() { ["Indexes"] = ["host,time"], ["MaxDbBytes"] = ["10GiB"] }).Sqlite;
+        Assert.Equal((MessageIndexes.Host | MessageIndexes.Time, 10L << 30), (sqlite.Indexes, sqlite.MaxBytes));
+        Assert.Equal(MessageIndexes.App, Load(new() { ["Postgres"] = "Host=db;Username=u;Database=d", ["Indexes"] = "app" }).Postgres!.Indexes);
+
+        Assert.Contains("--max-db-bytes (config key MaxDbBytes", Assert.Throws<SettingsException>(() =>
+            Load(new() { ["MaxDbBytes"] = "64KiB" })).Message, StringComparison.Ordinal);
+        Assert.Contains("bounds the SQLite file only", Assert.Throws<SettingsException>(() =>
+            Load(new() { ["Postgres"] = "Host=db;Username=u;Database=d", ["MaxDbBytes"] = "1GiB" })).Message, StringComparison.Ordinal);
+        Assert.Contains("--indexes", Assert.Throws<SettingsException>(() => Load(new() { ["Indexes"] = "hostname" })).Message, StringComparison.Ordinal);
     }
 
     [Fact]

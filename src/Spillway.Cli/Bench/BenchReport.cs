@@ -41,6 +41,12 @@ internal sealed record BenchReport(
     long Duplicated,
     long Rejected)
 {
+    /// <summary>The arguments every end-to-end serve was given beyond the benchmark's own (<c>--serve-arg</c>).</summary>
+    public IReadOnlyList<string> ServeArguments { get; init; } = [];
+
+    /// <summary>Rows stored as received in 2000 before each end-to-end run (<c>--expired-rows</c>).</summary>
+    public long ExpiredRows { get; init; }
+
     public static BenchReport Of(string sink, string database, BenchSettings settings, IReadOnlyList<RunResult> runs) => new(
         sink, database, settings.Messages, settings.Warmup, settings.Size, settings.Connections, settings.BatchSize, settings.Writers, runs.Count,
         Environment.ProcessorCount,
@@ -52,7 +58,11 @@ internal sealed record BenchReport(
         OfAll(runs.Select(r => r.SpillRatio)),
         OfAll(runs.Select(r => (double?)r.Spill?.PeakResidentBytes)),
         OfAll(runs.Select(r => r.CpuBusyBefore)),
-        runs.Sum(r => r.Lost), runs.Sum(r => r.Duplicated), runs.Sum(r => r.Rejected));
+        runs.Sum(r => r.Lost), runs.Sum(r => r.Duplicated), runs.Sum(r => r.Rejected))
+    {
+        ServeArguments = settings.ServeArguments,
+        ExpiredRows = settings.ExpiredRows,
+    };
 
     /// <summary>The spread of a figure every run has; null when some run lacks it (not measured, or not measurable here).</summary>
     private static Spread? OfAll(IEnumerable<double?> values)
@@ -73,7 +83,8 @@ internal sealed record BenchReport(
     public string ToTable()
     {
         var text = new StringBuilder();
-        var writers = Writers is { } w ? $", {w} writers" : "";
+        var writers = (Writers is { } w ? $", {w} writers" : "") + (ServeArguments.Count > 0 ? $", serve {string.Join(' ', ServeArguments)}" : "")
+            + (ExpiredRows > 0 ? $", {ExpiredRows:N0} expired rows stored before each run" : "");
         text.AppendLine(CultureInfo.InvariantCulture,
             $"spillway bench: {Sink} ({Database}), {Messages:N0} messages (after {Warmup:N0} to warm up) of {Size} bytes over {Connections} connection(s), batch {BatchSize:N0}{writers}, {Runs} run(s), {ProcessorCount} cores");
         text.AppendLine(CultureInfo.InvariantCulture, $"{"",-28}{"median",12}{"min",12}{"max",12}");

@@ -19,6 +19,15 @@ namespace Spillway.Cli.Bench;
 internal sealed record BenchSettings(long Messages, long Warmup, int Size, int Connections, int Runs, int BatchSize, int? Writers,
     BenchSpill Spill = BenchSpill.Both)
 {
+    /// <summary>Passed to every end-to-end <c>serve</c> after the benchmark's own, such as <c>--indexes</c> or <c>--retention</c>.</summary>
+    public IReadOnlyList<string> ServeArguments { get; init; } = [];
+
+    /// <summary>
+    /// Rows stored before each end-to-end run as received on <see cref="BenchRunner.ExpiredAt"/>, long past any
+    /// retention: with <c>--serve-arg=--retention</c>, serve deletes them while it is measured.
+    /// </summary>
+    public long ExpiredRows { get; init; }
+
     /// <summary>Every message a half stores: the warm-up, numbered after the N timed ones, then the N.</summary>
     public long Total => Warmup + Messages;
 }
@@ -128,6 +137,7 @@ internal sealed class BenchRunner(BenchSettings settings, BenchTarget target, st
             $"{label}: ratio {run.Ratio:F2}{spillRatio}, lost {lost}, duplicated {duplicated}, rejected {rejected}; serve: {(spill ?? memory)!.ServeSummary}"));
         await target.ResetAsync(cancellationToken);
         DeleteSpillDirectory();
+        _expiredThrough = await StoreExpiredAsync(cancellationToken);
         return run;
     }
 
@@ -210,6 +220,42 @@ internal sealed class BenchRunner(BenchSettings settings, BenchTarget target, st
         return batches;
     }
 
+    /// <summary>When the rows of <see cref="BenchSettings.ExpiredRows"/> were received: long past any retention.</summary>
+    public static readonly DateTimeOffset ExpiredAt = new(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    private const string ExpiredText = "expired before the run";
+
+    /// <summary>The highest id of the expired rows, 0 when there are none.</summary>
+    private long _expiredThrough;
+
+    /// <summary>Stores <see cref="BenchSettings.ExpiredRows"/> rows received at <see cref="ExpiredAt"/>; the highest id they took.</summary>
+    private async Task<long> StoreExpiredAsync(CancellationToken cancellationToken)
+    {
+        if (settings.ExpiredRows == 0)
+        {
+            return 0;
+        }
+
+        await using (var sink = target.CreateSink(loggers))
+        {
+            await sink.OpenAsync(cancellationToken);
+            for (var stored = 0L; stored < settings.ExpiredRows;)
+            {
+                var batch = new Batch(settings.BatchSize) { Id = Guid.CreateVersion7() };
+                for (; batch.Count < settings.BatchSize && stored < settings.ExpiredRows; stored++)
+                {
+                    batch.Add(new Message(ExpiredAt, Transport.Tcp, "127.0.0.1:1", ExpiredText, ExpiredText.Length));
+                }
+
+                await sink.WriteAsync(batch, cancellationToken);
+            }
+        }
+
+        var through = await target.HighestIdAsync(cancellationToken);
+        await progress.WriteLineAsync(Invariant($"stored {settings.ExpiredRows:N0} rows received on {ExpiredAt:yyyy-MM-dd} before the run"));
+        return through;
+    }
+
     private async Task<EndToEndResult> MeasureEndToEndAsync(string label, bool spillOn, CancellationToken cancellationToken)
     {
         await target.ResetAsync(cancellationToken);
@@ -225,6 +271,8 @@ internal sealed class BenchRunner(BenchSettings settings, BenchTarget target, st
         {
             args.AddRange(["--writers", writers.ToString(CultureInfo.InvariantCulture)]);
         }
+
+        args.AddRange(settings.ServeArguments);
 
         await using var serve = ChildProcess.StartSelf(args);
         var endpoint = await serve.ListeningAsync("tcp", StartTimeout, cancellationToken);
@@ -289,8 +337,9 @@ internal sealed class BenchRunner(BenchSettings settings, BenchTarget target, st
         {
             var highest = await target.HighestIdAsync(cancellationToken);
 
-            // Ids only grow and gaps only add to them, so the highest id reaches N no later than the count does.
-            if (highest >= rows && await target.CountAsync(cancellationToken) >= rows)
+            // Ids only grow and gaps only add to them, so the highest id reaches N no later than the count does. The
+            // expired rows stored before the run have the ids up to _expiredThrough.
+            if (highest - _expiredThrough >= rows && await target.CountAsync(_expiredThrough, cancellationToken) >= rows)
             {
                 return TimeProvider.System.GetTimestamp();
             }
@@ -329,6 +378,11 @@ internal sealed class BenchRunner(BenchSettings settings, BenchTarget target, st
         long distinct = 0, duplicated = 0;
         await foreach (var text in target.ReadMessagesAsync(cancellationToken))
         {
+            if (text == ExpiredText)
+            {
+                continue; // stored before the run, and not deleted yet
+            }
+
             if (!MessageGenerator.TryParse(text, out var seq) || seq >= settings.Total)
             {
                 throw new InvalidOperationException($"the database holds a message that was not sent: {text}");

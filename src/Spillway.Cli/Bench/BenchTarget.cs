@@ -28,12 +28,15 @@ internal abstract class BenchTarget : IAsyncDisposable
 
     /// <summary>
     /// The highest message id stored: cheap (an index lookup), and never less than the rows stored, so it tells when
-    /// to <see cref="CountAsync">count</see>. Zero when there are none yet.
+    /// to <see cref="CountAsync(long, CancellationToken)">count</see>. Zero when there are none yet.
     /// </summary>
     public abstract Task<long> HighestIdAsync(CancellationToken cancellationToken);
 
+    /// <summary>The rows in the messages table whose id is above <paramref name="afterId"/>.</summary>
+    public abstract Task<long> CountAsync(long afterId, CancellationToken cancellationToken);
+
     /// <summary>The rows in the messages table.</summary>
-    public abstract Task<long> CountAsync(CancellationToken cancellationToken);
+    public Task<long> CountAsync(CancellationToken cancellationToken) => CountAsync(0, cancellationToken);
 
     /// <summary>The rows in the rejects table.</summary>
     public abstract Task<long> CountRejectsAsync(CancellationToken cancellationToken);
@@ -76,8 +79,9 @@ internal sealed class SqliteBenchTarget(string directory) : BenchTarget
     public override Task<long> HighestIdAsync(CancellationToken cancellationToken) =>
         ScalarAsync("SELECT coalesce(max(id), 0) FROM messages", cancellationToken);
 
-    public override Task<long> CountAsync(CancellationToken cancellationToken) =>
-        ScalarAsync("SELECT count(*) FROM messages", cancellationToken);
+    public override Task<long> CountAsync(long afterId, CancellationToken cancellationToken) =>
+        ScalarAsync(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"SELECT count(*) FROM messages WHERE id > {afterId}"),
+            cancellationToken);
 
     public override Task<long> CountRejectsAsync(CancellationToken cancellationToken) =>
         ScalarAsync("SELECT count(*) FROM rejects", cancellationToken);
@@ -184,8 +188,9 @@ internal sealed class PostgresBenchTarget : BenchTarget
     public override Task<long> HighestIdAsync(CancellationToken cancellationToken) =>
         ScalarAsync($"SELECT coalesce(max(id), 0) FROM {TablePrefix}messages", cancellationToken);
 
-    public override Task<long> CountAsync(CancellationToken cancellationToken) =>
-        ScalarAsync($"SELECT count(*) FROM {TablePrefix}messages", cancellationToken);
+    public override Task<long> CountAsync(long afterId, CancellationToken cancellationToken) =>
+        ScalarAsync(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"SELECT count(*) FROM {TablePrefix}messages WHERE id > {afterId}"),
+            cancellationToken);
 
     public override Task<long> CountRejectsAsync(CancellationToken cancellationToken) =>
         ScalarAsync($"SELECT count(*) FROM {TablePrefix}rejects", cancellationToken);

@@ -77,6 +77,18 @@ internal static class BenchCommand
             Description = "End-to-end runs with serve's spill log off, on, or one of each to compare them",
             HelpName = "both|off|on", DefaultValueFactory = _ => BenchSpill.Both,
         };
+        var serveArgs = new Option<string[]>("--serve-arg")
+        {
+            Description = "An argument for serve in the end-to-end runs, after the benchmark's own (repeat it: --serve-arg=--indexes " +
+                "--serve-arg=time,host), to measure a setting's cost against a run without it",
+            HelpName = "ARG",
+        };
+        var expiredRows = new Option<long>("--expired-rows")
+        {
+            Description = "Rows stored before each end-to-end run as received in 2000, for serve to delete while it is measured " +
+                "(with --serve-arg=--retention --serve-arg=30d): the cost of a retention at work",
+            HelpName = "COUNT",
+        };
         var directory = new Option<DirectoryInfo>("--directory")
         {
             Description = "Where the SQLite files and the spill log go [default: a new directory under the current one, deleted afterwards]",
@@ -86,7 +98,7 @@ internal static class BenchCommand
         var command = new Command("bench",
             "Measure the database's ceiling and serve's end-to-end throughput in one run, on fresh databases; print a table and a JSON line")
         {
-            sink, postgres, count, warmup, size, connections, runs, batchSize, writers, spill, directory,
+            sink, postgres, count, warmup, size, connections, runs, batchSize, writers, spill, serveArgs, expiredRows, directory,
         };
         command.Validators.Add(result =>
         {
@@ -108,6 +120,7 @@ internal static class BenchCommand
         Positive(connections, "--connections", 1, 10_000);
         Positive(runs, "--runs", 1, 1_000);
         Positive(batchSize, "--batch-size", 1, 1_000_000);
+        Positive(expiredRows, "--expired-rows", 0, MostMessages);
         writers.Validators.Add(result =>
         {
             if (result.GetValueOrDefault<int?>() is < 1)
@@ -119,7 +132,11 @@ internal static class BenchCommand
         command.SetAction(async (parseResult, cancellationToken) =>
         {
             var settings = new BenchSettings(parseResult.GetValue(count), parseResult.GetValue(warmup), parseResult.GetValue(size), parseResult.GetValue(connections),
-                parseResult.GetValue(runs), parseResult.GetValue(batchSize), parseResult.GetValue(writers), parseResult.GetValue(spill));
+                parseResult.GetValue(runs), parseResult.GetValue(batchSize), parseResult.GetValue(writers), parseResult.GetValue(spill))
+            {
+                ServeArguments = parseResult.GetValue(serveArgs) ?? [],
+                ExpiredRows = parseResult.GetValue(expiredRows),
+            };
             return await RunAsync(settings, parseResult.GetValue(sink), parseResult.GetValue(postgres), parseResult.GetValue(directory),
                 parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error, cancellationToken);
         });

@@ -31,6 +31,11 @@ internal sealed class ServeMetrics
         pipeline.Meter.CreateObservableCounter("spillway.http.requests.refused",
             () => Per(listeners, Transport.Http, s => s.Limits.RequestsRefused), "{request}",
             "Requests answered 503 before their body was read, because --http-max-body-bytes-in-flight was held already");
+        pipeline.Meter.CreateObservableCounter("spillway.rows.expired", () => pool.Sinks.Sum(s => s.Expired), "{row}",
+            "Rows of messages and rejects deleted by --retention or --max-db-bytes (PostgreSQL: those deleted one by one; a day's " +
+            "partition dropped whole is logged instead)");
+        pipeline.Meter.CreateObservableGauge("spillway.retention", () => pool.Sinks.Count == 0 ? 0 : pool.Sinks[0].RetentionAge.TotalSeconds,
+            "s", "How long stored rows are kept, --retention; 0 keeps every row");
         diagnostics.AddInstruments(pipeline.Meter);
     }
 

@@ -105,10 +105,12 @@ internal sealed record ServeSettings
         reader.CheckForUnknownKeys();
 
         var retention = reader.Get(SettingsTable.Retention);
+        var indexes = reader.Get(SettingsTable.Indexes);
         var postgres = reader.Get(SettingsTable.Postgres) is { Length: > 0 } connectionString
             ? new PostgresSinkOptions
             {
                 ConnectionString = connectionString, TablePrefix = reader.Get(SettingsTable.PostgresTablePrefix), Retention = retention,
+                Indexes = indexes,
             }
             : null;
         if (postgres is not null)
@@ -143,7 +145,8 @@ internal sealed record ServeSettings
             Sqlite = new SqliteSinkOptions
             {
                 Path = reader.Get(SettingsTable.Sqlite), Synchronous = reader.Get(SettingsTable.SqliteSynchronous),
-                AllowDamaged = reader.Get(SettingsTable.SqliteAllowDamaged), Retention = retention,
+                AllowDamaged = reader.Get(SettingsTable.SqliteAllowDamaged), Retention = retention, Indexes = indexes,
+                MaxBytes = MaxDbBytes(reader, postgres is not null),
             },
             Buffer = new IngestBufferOptions
             {
@@ -182,6 +185,34 @@ internal sealed record ServeSettings
 
         Validate(settings, reader);
         return (settings, reader);
+    }
+
+    /// <summary>--max-db-bytes: 0, or a bound the SQLite file can keep to; PostgreSQL takes none.</summary>
+    private static long MaxDbBytes(SettingsReader reader, bool postgres)
+    {
+        var bytes = reader.Get(SettingsTable.MaxDbBytes);
+        if (bytes == 0)
+        {
+            return 0;
+        }
+
+        if (postgres)
+        {
+            reader.Problem(SettingsTable.MaxDbBytes,
+                $"{SettingsTable.MaxDbBytes.Describe()} bounds the SQLite file only; with {SettingsTable.Postgres.Flag} use --retention " +
+                "(PostgreSQL's size is the database administrator's to bound)");
+            return 0;
+        }
+
+        if (bytes < SqliteSinkOptions.MinMaxBytes)
+        {
+            reader.Problem(SettingsTable.MaxDbBytes,
+                $"{SettingsTable.MaxDbBytes.Describe()} must be 0 or at least {ValueParsers.FormatByteSize(SqliteSinkOptions.MinMaxBytes)}, " +
+                $"not {ValueParsers.FormatByteSize(bytes)}: below it the schema and a batch do not fit");
+            return 0;
+        }
+
+        return bytes;
     }
 
     /// <summary>The checks of settings that cannot work together, each made only when the values it compares were accepted.</summary>

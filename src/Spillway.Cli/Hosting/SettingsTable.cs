@@ -1,6 +1,7 @@
 using System.Net;
 using Spillway.Http;
 using Spillway.Pipeline;
+using Spillway.Sinks;
 using Spillway.Sinks.Sqlite;
 using Spillway.Spill;
 using Spillway.Tcp;
@@ -93,6 +94,17 @@ internal static class SettingsTable
         TimeSpan.Zero, TimeSpan.FromDays(36_500), Database,
         "Delete stored messages and rejects received longer ago than this (such as 30d), in chunks between batches, with an " +
         "index on received_at; 0ms keeps every row (said at start)"));
+
+    public static readonly Setting<long> MaxDbBytes = Declare(Setting.ByteSize("MaxDbBytes", 0, 0, long.MaxValue, Database,
+        "SQLite only: past this size the oldest messages and rejects are deleted, a chunk at a time, until the file is a tenth " +
+        "under it (counted in spillway_rows_expired_total, said once a minute); 0 sets no bound. At least 1MiB"));
+
+    public static readonly Setting<MessageIndexes> Indexes = Declare(new Setting<MessageIndexes>("Indexes", "LIST",
+        MessageIndex.Default, "none, or a comma-separated list of time, host, app, severity", MessageIndex.TryParse,
+        MessageIndex.Format,
+        "The indexes on messages for spillway query and tail: time (received_at), host, app, severity (each with the id, newest " +
+        "first); each costs insert speed (docs/operations.md, \"Indexes\"). Those not listed are dropped; time stays while " +
+        "--retention is set", Database));
 
     public static readonly Setting<long> Writers = Declare(Setting.Count("Writers", "N", 1, 1, 64, Database,
         "Writers storing batches in parallel, each with a connection of its own; SQLite takes one",

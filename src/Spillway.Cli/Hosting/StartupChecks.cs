@@ -37,7 +37,11 @@ internal static class StartupChecks
         if (!reader.Failed(SettingsTable.Retention))
         {
             var retention = settings.Postgres?.Retention ?? settings.Sqlite.Retention;
-            report.Fact("retention: " + new Retention(retention, TimeProvider.System).Description);
+            report.Fact("retention: " + new Retention(retention, TimeProvider.System).Description
+                + (settings.Postgres is null && settings.Sqlite.MaxBytes > 0
+                    ? $"; past {ValueParsers.FormatByteSize(settings.Sqlite.MaxBytes)} (--max-db-bytes) the oldest rows are deleted" : ""));
+            var indexes = settings.Postgres?.Indexes ?? settings.Sqlite.Indexes;
+            report.Fact("indexes on messages: " + MessageIndex.Format(MessageIndex.InForce(indexes, retention > TimeSpan.Zero)));
         }
 
         if (settings.Spill is { } spill && !reader.Failed(SettingsTable.SpillDir, SettingsTable.SpillMaxBytes))

@@ -60,6 +60,10 @@ internal sealed record StatusSnapshot(
 
     public IEnumerable<string> RejectReasons => Metrics.Where(s => s.Name == "spillway_messages_rejected_total").Select(s => s.Labels["reason"]);
 
+    public double Expired => Metrics.Sum("spillway_rows_expired_total");
+
+    public double RetentionSeconds => Metrics.Sum("spillway_retention_seconds");
+
     public double BufferMessages => Metrics.Sum("spillway_buffer_messages");
 
     public double BufferMessagesLimit => Metrics.Sum("spillway_buffer_messages_limit");

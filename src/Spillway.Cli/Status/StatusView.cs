@@ -29,6 +29,10 @@ internal static class StatusView
             flow.AddRow($"[yellow]rejected {Markup.Escape(reason)}[/]", Rate(s => s.Rejected(reason)), Number(now.Rejected(reason)));
         }
 
+        flow.AddRow(now.RetentionSeconds > 0
+                ? $"expired (older than {Sinks.Retention.Format(TimeSpan.FromSeconds(now.RetentionSeconds))})"
+                : "expired (no --retention)",
+            Rate(s => s.Expired), Number(now.Expired));
         foreach (var source in StatusSnapshot.Sources)
         {
             flow.AddRow($"[red]dropped {source}[/]", Rate(s => s.Dropped(source)), Number(now.Dropped(source)));
