@@ -358,24 +358,26 @@ public sealed class PostgresSink : ISink
                 await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            await using (var command = new NpgsqlCommand(Schema(), connection, transaction))
+            // A table that exists is left as it is: one of an earlier version, without partitions, keeps working.
+            var sql = new System.Text.StringBuilder();
+            if (await KindAsync(connection, _prefix + "messages", cancellationToken).ConfigureAwait(false) is null)
+            {
+                sql.AppendLine(MessagesTable());
+            }
+
+            if (await KindAsync(connection, _prefix + "rejects", cancellationToken).ConfigureAwait(false) is null)
+            {
+                sql.AppendLine(RejectsTable());
+            }
+
+            sql.AppendLine(Schema());
+            await using (var command = new NpgsqlCommand(sql.ToString(), connection, transaction))
             {
                 await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            _messagesPartitioned = await IsPartitionedAsync(connection, _prefix + "messages", cancellationToken).ConfigureAwait(false);
-            _rejectsPartitioned = await IsPartitionedAsync(connection, _prefix + "rejects", cancellationToken).ConfigureAwait(false);
-            foreach (var (table, partitioned) in new[] { ("messages", _messagesPartitioned), ("rejects", _rejectsPartitioned) })
-            {
-                // The sequence goes with its table when the table is dropped. (A table of an earlier version has an
-                // identity column whose sequence has the same name and is its own already.)
-                if (partitioned)
-                {
-                    await using var owned = new NpgsqlCommand(
-                        $"ALTER SEQUENCE \"{_prefix}{table}_id_seq\" OWNED BY \"{_prefix}{table}\".id", connection, transaction);
-                    await owned.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-                }
-            }
+            _messagesPartitioned = await KindAsync(connection, _prefix + "messages", cancellationToken).ConfigureAwait(false) == 'p';
+            _rejectsPartitioned = await KindAsync(connection, _prefix + "rejects", cancellationToken).ConfigureAwait(false) == 'p';
 
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -393,23 +395,25 @@ public sealed class PostgresSink : ISink
         await MaintainPartitionsAsync(connection, cutoff: null, cancellationToken).ConfigureAwait(false);
     }
 
-    private static async Task<bool> IsPartitionedAsync(NpgsqlConnection connection, string table, CancellationToken cancellationToken)
+    /// <summary>The table's <c>relkind</c> (<c>p</c> partitioned, <c>r</c> plain), or null when there is none.</summary>
+    private static async Task<char?> KindAsync(NpgsqlConnection connection, string table, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand("SELECT relkind = 'p' FROM pg_class WHERE oid = to_regclass(quote_ident($1))", connection);
+        await using var command = new NpgsqlCommand("SELECT relkind FROM pg_class WHERE oid = to_regclass(quote_ident($1))", connection);
         command.Parameters.AddWithValue(table);
-        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is true;
+        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is char kind ? kind : null;
     }
 
     /// <summary>
-    /// The schema, for tables that may not exist yet. PostgreSQL 15 takes no identity column on a partitioned table,
-    /// so the id comes from a sequence of the table's own; and a key on a partitioned table must hold the partition's
-    /// column, so the primary key is (id, received_at): the id alone is unique all the same, since only the sequence
-    /// gives it.
+    /// The messages table, partitioned. PostgreSQL 15 takes no identity column on a partitioned table, so the id comes
+    /// from a sequence of the table's own (dropped with it), named apart from the <c>{table}_id_seq</c> of an identity
+    /// column, which a renamed table of an earlier version keeps; and a key on a partitioned table must hold the
+    /// partition's column, so the primary key is (id, received_at): the id alone is unique all the same, since only
+    /// the sequence gives it.
     /// </summary>
-    private string Schema() => $"""
-        CREATE SEQUENCE IF NOT EXISTS "{_prefix}messages_id_seq";
-        CREATE TABLE IF NOT EXISTS {_messages} (
-            id              bigint      NOT NULL DEFAULT nextval('"{_prefix}messages_id_seq"'),
+    private string MessagesTable() => $"""
+        CREATE SEQUENCE IF NOT EXISTS "{_prefix}messages_ids";
+        CREATE TABLE {_messages} (
+            id              bigint      NOT NULL DEFAULT nextval('"{_prefix}messages_ids"'),
             received_at     timestamptz NOT NULL,
             source          text        NOT NULL,
             peer            text        NOT NULL,
@@ -424,9 +428,14 @@ public sealed class PostgresSink : ISink
             message         text        NOT NULL,
             PRIMARY KEY (id, received_at)
         ) PARTITION BY RANGE (received_at);
-        CREATE SEQUENCE IF NOT EXISTS "{_prefix}rejects_id_seq";
-        CREATE TABLE IF NOT EXISTS {_rejects} (
-            id          bigint      NOT NULL DEFAULT nextval('"{_prefix}rejects_id_seq"'),
+        ALTER SEQUENCE "{_prefix}messages_ids" OWNED BY {_messages}.id;
+        """;
+
+    /// <summary>The rejects table, partitioned as <see cref="MessagesTable"/> is.</summary>
+    private string RejectsTable() => $"""
+        CREATE SEQUENCE IF NOT EXISTS "{_prefix}rejects_ids";
+        CREATE TABLE {_rejects} (
+            id          bigint      NOT NULL DEFAULT nextval('"{_prefix}rejects_ids"'),
             received_at timestamptz NOT NULL,
             source      text        NOT NULL,
             peer        text        NOT NULL,
@@ -435,6 +444,11 @@ public sealed class PostgresSink : ISink
             raw         bytea       NOT NULL,
             PRIMARY KEY (id, received_at)
         ) PARTITION BY RANGE (received_at);
+        ALTER SEQUENCE "{_prefix}rejects_ids" OWNED BY {_rejects}.id;
+        """;
+
+    /// <summary>The rest of the schema, whichever tables were there: the ledger and the indexes in force.</summary>
+    private string Schema() => $"""
         CREATE TABLE IF NOT EXISTS {_batches} (
             id           uuid        PRIMARY KEY,
             refused      integer     NOT NULL,

@@ -111,6 +111,42 @@ public sealed class PostgresPartitionTests : IAsyncLifetime
         Assert.Empty(await PartitionsAsync("messages"));
     }
 
+    [Fact]
+    public async Task A_table_of_an_earlier_version_converts_as_the_docs_say()
+    {
+        var p = _database.Prefix;
+        await ExecuteAsync($"""
+            CREATE TABLE "{p}messages" (
+                id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, received_at timestamptz NOT NULL, source text NOT NULL,
+                peer text NOT NULL, facility smallint, severity smallint, "timestamp" timestamptz, hostname text, app_name text,
+                proc_id text, msg_id text, structured_data text, message text NOT NULL);
+            INSERT INTO "{p}messages" (received_at, source, peer, message) VALUES ('2026-11-01 10:00Z', 'tcp', '127.0.0.1:9', 'from before');
+            ALTER TABLE "{p}messages" RENAME TO "{p}messages_old";
+            """);
+
+        // The service makes the partitioned table beside the renamed one (whose identity sequence keeps its name).
+        await using var sink = Sink(TimeSpan.Zero);
+        await sink.OpenAsync(Ct);
+        Assert.True(sink.Partitioned);
+        await ExecuteAsync($"""
+            CREATE TABLE "{p}messages_p20261101" PARTITION OF "{p}messages" FOR VALUES FROM ('2026-11-01 00:00:00+00') TO ('2026-11-02 00:00:00+00');
+            INSERT INTO "{p}messages" SELECT * FROM "{p}messages_old";
+            SELECT setval('"{p}messages_ids"', (SELECT max(id) FROM "{p}messages"));
+            DROP TABLE "{p}messages_old";
+            """);
+
+        await sink.WriteAsync(BatchOf(Message(Now, "after")), Ct);
+        Assert.Equal([(1L, "from before"), (2L, "after")],
+            (await _database.ColumnAsync<string[]>("SELECT ARRAY[id::text, message] FROM \"{p}messages\" ORDER BY id"))
+            .Select(row => (long.Parse(row[0], System.Globalization.CultureInfo.InvariantCulture), row[1])));
+    }
+
+    private async Task ExecuteAsync(string sql)
+    {
+        await using var command = _database.DataSource.CreateCommand(sql);
+        await command.ExecuteNonQueryAsync(Ct);
+    }
+
     private PostgresSink Sink(TimeSpan retention) => new(
         new PostgresSinkOptions { ConnectionString = _database.ConnectionString, TablePrefix = _database.Prefix, Retention = retention },
         _database.DataSource, NullLogger<PostgresSink>.Instance, _time);
