@@ -38,6 +38,27 @@ public sealed class BenchTests
     }
 
     [Fact]
+    public async Task Bench_measures_a_setting_on_and_off_in_one_run_over_expired_rows_that_never_count_as_the_runs()
+    {
+        using var workspace = new Workspace();
+        var report = await RunBenchAsync(workspace, "--spill", "off", "--expired-rows", "2000", "--versus-arg=--retention", "--versus-arg=30d");
+
+        Assert.Equal(["--retention", "30d"], report.GetProperty("versus_arguments").EnumerateArray().Select(a => a.GetString()));
+        Assert.True(report.GetProperty("versus_end_to_end_messages_per_second").GetProperty("min").GetDouble() > 0);
+        Assert.True(report.GetProperty("versus_ratio").GetProperty("min").GetDouble() > 0);
+        Assert.Equal(2000, report.GetProperty("expired_rows").GetInt64());
+    }
+
+    [Fact]
+    public async Task Bench_refuses_a_versus_half_beside_both_spill_halves()
+    {
+        using var workspace = new Workspace();
+        await using var bench = SpillwayProcess.Start(workspace.Directory, ["bench", "--versus-arg=--indexes", "--versus-arg=time"]);
+        Assert.NotEqual(0, await bench.WaitForExitAsync());
+        Assert.Contains("--versus-arg compares one setting at a time", bench.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Bench_refuses_postgres_without_a_connection_string()
     {
         using var workspace = new Workspace();

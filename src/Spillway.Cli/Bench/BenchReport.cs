@@ -47,6 +47,15 @@ internal sealed record BenchReport(
     /// <summary>Rows stored as received in 2000 before each end-to-end run (<c>--expired-rows</c>).</summary>
     public long ExpiredRows { get; init; }
 
+    /// <summary>The arguments of the half measured beside the others (<c>--versus-arg</c>).</summary>
+    public IReadOnlyList<string> VersusArguments { get; init; } = [];
+
+    /// <summary>End to end with <see cref="VersusArguments"/>, or null when not measured.</summary>
+    public Spread? VersusEndToEndMessagesPerSecond { get; init; }
+
+    /// <summary>That over the same without them.</summary>
+    public Spread? VersusRatio { get; init; }
+
     public static BenchReport Of(string sink, string database, BenchSettings settings, IReadOnlyList<RunResult> runs) => new(
         sink, database, settings.Messages, settings.Warmup, settings.Size, settings.Connections, settings.BatchSize, settings.Writers, runs.Count,
         Environment.ProcessorCount,
@@ -62,6 +71,9 @@ internal sealed record BenchReport(
     {
         ServeArguments = settings.ServeArguments,
         ExpiredRows = settings.ExpiredRows,
+        VersusArguments = settings.VersusArguments,
+        VersusEndToEndMessagesPerSecond = OfAll(runs.Select(r => r.VersusMessagesPerSecond)),
+        VersusRatio = OfAll(runs.Select(r => r.VersusRatio)),
     };
 
     /// <summary>The spread of a figure every run has; null when some run lacks it (not measured, or not measurable here).</summary>
@@ -113,6 +125,13 @@ internal sealed record BenchReport(
         if (SpillPeakRssBytes is { } spillRss)
         {
             Row("spill on: peak RSS (MiB)", Mib(spillRss), "N0");
+        }
+
+        if (VersusEndToEndMessagesPerSecond is { } versus && VersusRatio is { } versusRatio)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"with {string.Join(' ', VersusArguments)}:");
+            Row("  end-to-end (msg/s)", versus, "N0");
+            Row("  with / without", versusRatio, "F2");
         }
 
         if (CpuBusyBefore is { } busy)

@@ -23,6 +23,12 @@ internal sealed record BenchSettings(long Messages, long Warmup, int Size, int C
     public IReadOnlyList<string> ServeArguments { get; init; } = [];
 
     /// <summary>
+    /// Passed to serve in one more end-to-end half of each run, beside the half without them: a setting's cost measured
+    /// on and off in one run.
+    /// </summary>
+    public IReadOnlyList<string> VersusArguments { get; init; } = [];
+
+    /// <summary>
     /// Rows stored before each end-to-end run as received on <see cref="BenchRunner.ExpiredAt"/>, long past any
     /// retention: with <c>--serve-arg=--retention</c>, serve deletes them while it is measured.
     /// </summary>
@@ -76,6 +82,15 @@ internal sealed record RunResult(
 
     /// <summary>End to end with the spill log on over off, when both were measured.</summary>
     public double? SpillRatio => SpillMessagesPerSecond / EndToEndMessagesPerSecond;
+
+    /// <summary>End to end with <see cref="BenchSettings.VersusArguments"/>, or null when not measured.</summary>
+    public EndToEndResult? Versus { get; init; }
+
+    /// <summary>End to end with the versus arguments, in msg/s.</summary>
+    public double? VersusMessagesPerSecond => Versus is { } v ? Messages / v.Elapsed.TotalSeconds : null;
+
+    /// <summary>End to end with the versus arguments over without them (the same spill setting).</summary>
+    public double? VersusRatio => VersusMessagesPerSecond / (EndToEndMessagesPerSecond ?? SpillMessagesPerSecond);
 }
 
 /// <summary>
@@ -109,19 +124,30 @@ internal sealed class BenchRunner(BenchSettings settings, BenchTarget target, st
         var ceiling = await MeasureCeilingAsync(cancellationToken);
         await progress.WriteLineAsync(Invariant($"{label}: ceiling      {settings.Messages} rows in {ceiling.TotalSeconds:F2} s: {settings.Messages / ceiling.TotalSeconds,10:N0} rows/s"));
 
-        EndToEndResult? memory = null, spill = null;
+        EndToEndResult? memory = null, spill = null, versus = null;
         long lost = 0, duplicated = 0, rejected = 0;
-        foreach (var spillOn in settings.Spill switch { BenchSpill.Off => [false], BenchSpill.On => [true], _ => new[] { false, true } })
+        bool[] spillHalves = settings.Spill switch { BenchSpill.Off => [false], BenchSpill.On => [true], _ => [false, true] };
+        var halves = spillHalves.Select(on => (on, false));
+        if (settings.VersusArguments.Count > 0)
         {
-            var half = spillOn ? "spill on " : "spill off";
-            var result = await MeasureEndToEndAsync(label, spillOn, cancellationToken);
+            halves = halves.Append((settings.Spill == BenchSpill.On, true)); // --versus-arg takes one spill setting: checked
+        }
+
+        foreach (var (spillOn, withVersus) in halves.ToList())
+        {
+            var half = withVersus ? $"with {string.Join(' ', settings.VersusArguments)}" : spillOn ? "spill on " : "spill off";
+            var result = await MeasureEndToEndAsync(label, spillOn, withVersus, cancellationToken);
             await progress.WriteLineAsync(Invariant(
                 $"{label}: end-to-end, {half}: {settings.Messages} msgs in {result.Elapsed.TotalSeconds:F2} s: {settings.Messages / result.Elapsed.TotalSeconds,10:N0} msg/s, peak RSS {Mib(result.PeakResidentBytes)}"));
             var (halfLost, halfDuplicated) = await CheckStoredAsync(cancellationToken);
             lost += halfLost;
             duplicated += halfDuplicated;
             rejected += await target.CountRejectsAsync(cancellationToken);
-            if (spillOn)
+            if (withVersus)
+            {
+                versus = result;
+            }
+            else if (spillOn)
             {
                 spill = result;
             }
@@ -131,13 +157,13 @@ internal sealed class BenchRunner(BenchSettings settings, BenchTarget target, st
             }
         }
 
-        var run = new RunResult(runNumber, ceiling, memory, spill, settings.Messages, lost, duplicated, rejected, busy);
-        var spillRatio = run.SpillRatio is { } r ? Invariant($", spill on / off {r:F2}") : "";
+        var run = new RunResult(runNumber, ceiling, memory, spill, settings.Messages, lost, duplicated, rejected, busy) { Versus = versus };
+        var spillRatio = (run.SpillRatio is { } r ? Invariant($", spill on / off {r:F2}") : "")
+            + (run.VersusRatio is { } v ? Invariant($", with / without {string.Join(' ', settings.VersusArguments)} {v:F2}") : "");
         await progress.WriteLineAsync(Invariant(
             $"{label}: ratio {run.Ratio:F2}{spillRatio}, lost {lost}, duplicated {duplicated}, rejected {rejected}; serve: {(spill ?? memory)!.ServeSummary}"));
         await target.ResetAsync(cancellationToken);
         DeleteSpillDirectory();
-        _expiredThrough = await StoreExpiredAsync(cancellationToken);
         return run;
     }
 
@@ -256,10 +282,11 @@ internal sealed class BenchRunner(BenchSettings settings, BenchTarget target, st
         return through;
     }
 
-    private async Task<EndToEndResult> MeasureEndToEndAsync(string label, bool spillOn, CancellationToken cancellationToken)
+    private async Task<EndToEndResult> MeasureEndToEndAsync(string label, bool spillOn, bool versus, CancellationToken cancellationToken)
     {
         await target.ResetAsync(cancellationToken);
         DeleteSpillDirectory();
+        _expiredThrough = await StoreExpiredAsync(cancellationToken);
 
         // The prepared batches of the ceiling are garbage now: collect them here, not in the middle of the timed half.
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
@@ -273,6 +300,10 @@ internal sealed class BenchRunner(BenchSettings settings, BenchTarget target, st
         }
 
         args.AddRange(settings.ServeArguments);
+        if (versus)
+        {
+            args.AddRange(settings.VersusArguments);
+        }
 
         await using var serve = ChildProcess.StartSelf(args);
         var endpoint = await serve.ListeningAsync("tcp", StartTimeout, cancellationToken);

@@ -83,10 +83,16 @@ internal static class BenchCommand
                 "--serve-arg=time,host), to measure a setting's cost against a run without it",
             HelpName = "ARG",
         };
+        var versusArgs = new Option<string[]>("--versus-arg")
+        {
+            Description = "An argument for serve in one more end-to-end half of each run, measured beside the half without it " +
+                "(repeat it: --versus-arg=--retention --versus-arg=30d); the table gives both and their ratio. Takes --spill off or on",
+            HelpName = "ARG",
+        };
         var expiredRows = new Option<long>("--expired-rows")
         {
             Description = "Rows stored before each end-to-end run as received in 2000, for serve to delete while it is measured " +
-                "(with --serve-arg=--retention --serve-arg=30d): the cost of a retention at work",
+                "(with --versus-arg=--retention --versus-arg=30d): the cost of a retention at work",
             HelpName = "COUNT",
         };
         var directory = new Option<DirectoryInfo>("--directory")
@@ -98,7 +104,7 @@ internal static class BenchCommand
         var command = new Command("bench",
             "Measure the database's ceiling and serve's end-to-end throughput in one run, on fresh databases; print a table and a JSON line")
         {
-            sink, postgres, count, warmup, size, connections, runs, batchSize, writers, spill, serveArgs, expiredRows, directory,
+            sink, postgres, count, warmup, size, connections, runs, batchSize, writers, spill, serveArgs, versusArgs, expiredRows, directory,
         };
         command.Validators.Add(result =>
         {
@@ -121,6 +127,13 @@ internal static class BenchCommand
         Positive(runs, "--runs", 1, 1_000);
         Positive(batchSize, "--batch-size", 1, 1_000_000);
         Positive(expiredRows, "--expired-rows", 0, MostMessages);
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(versusArgs) is { Length: > 0 } && result.GetValue(spill) == BenchSpill.Both)
+            {
+                result.AddError("--versus-arg compares one setting at a time: give --spill off or --spill on with it");
+            }
+        });
         writers.Validators.Add(result =>
         {
             if (result.GetValueOrDefault<int?>() is < 1)
@@ -136,6 +149,7 @@ internal static class BenchCommand
             {
                 ServeArguments = parseResult.GetValue(serveArgs) ?? [],
                 ExpiredRows = parseResult.GetValue(expiredRows),
+                VersusArguments = parseResult.GetValue(versusArgs) ?? [],
             };
             return await RunAsync(settings, parseResult.GetValue(sink), parseResult.GetValue(postgres), parseResult.GetValue(directory),
                 parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error, cancellationToken);
