@@ -59,10 +59,12 @@ internal static class QueryCommand
         var source = new Option<string?>("--source") { Description = "Only what came over tcp, udp or http", HelpName = "SOURCE" };
         source.AcceptOnlyFromAmong("tcp", "udp", "http");
         var grep = new Option<string?>("--grep") { Description = "Only messages that contain this text (case-sensitive)", HelpName = "TEXT" };
-        var format = new Option<RowFormat>("--format")
+        // Text, not the enum, so that the help says the default as it is typed: [default: text].
+        var format = new Option<string>("--format")
         {
-            Description = "text, json (a line each) or csv", HelpName = "FORMAT", DefaultValueFactory = _ => RowFormat.Text,
+            Description = "text, json (a line each) or csv", HelpName = "FORMAT", DefaultValueFactory = _ => "text",
         };
+        format.AcceptOnlyFromAmong("text", "json", "csv");
         var limit = new Option<int>(tail ? "--lines" : "--limit")
         {
             Description = tail ? "How many of the newest to show first" : "The most messages shown: the newest that match",
@@ -110,7 +112,7 @@ internal static class QueryCommand
             };
             var output = parse.InvocationConfiguration.Output;
             var error = parse.InvocationConfiguration.Error;
-            var printer = new RowPrinter(output, parse.GetValue(format), colour: ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected
+            var printer = new RowPrinter(output, Enum.Parse<RowFormat>(parse.GetValue(format)!, ignoreCase: true), colour: ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected
                 && Environment.GetEnvironmentVariable("NO_COLOR") is not { Length: > 0 });
             var name = tail ? "tail" : "query";
             try
