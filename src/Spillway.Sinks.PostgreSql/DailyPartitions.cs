@@ -6,7 +6,8 @@ namespace Spillway.Sinks.PostgreSql;
 /// <summary>
 /// The partitions of one table partitioned by range on <c>received_at</c>, a UTC day each, named
 /// <c>{table}_pYYYYMMDD</c>: made before a row needs them (ahead of time, and for the days of a batch not made yet),
-/// and dropped whole once the day is past the retention. Partitions it did not name are left alone.
+/// and dropped whole once the day is past the retention. Partitions it did not name are left alone. For a table that
+/// is not partitioned (one of an earlier version), every method does nothing.
 /// </summary>
 /// <remarks>
 /// Making or dropping a partition locks the parent table against writes while it runs (PostgreSQL takes an ACCESS
@@ -27,6 +28,12 @@ internal sealed class DailyPartitions
     /// <param name="table">The parent's name, unquoted (prefix and all): <c>messages</c>, <c>t1_rejects</c>.</param>
     public DailyPartitions(string table) => _table = table;
 
+    /// <summary>Whether the table is partitioned, as the schema found it.</summary>
+    public bool Active { get; set; }
+
+    /// <summary>The table's name, quoted, as the log says it.</summary>
+    public string Table => $"\"{_table}\"";
+
     /// <summary>The partition that holds <paramref name="day"/>, unquoted.</summary>
     public string NameOf(DateOnly day) => _table + "_p" + day.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
 
@@ -41,7 +48,7 @@ internal sealed class DailyPartitions
     {
         foreach (var day in days)
         {
-            if (_known.Contains(day))
+            if (!Active || _known.Contains(day))
             {
                 continue;
             }
@@ -68,6 +75,11 @@ internal sealed class DailyPartitions
     public async Task LoadAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
         _known.Clear();
+        if (!Active)
+        {
+            return;
+        }
+
         foreach (var (_, day) in await ListAsync(connection, cancellationToken).ConfigureAwait(false))
         {
             _known.Add(day);
@@ -78,6 +90,11 @@ internal sealed class DailyPartitions
     public async Task<List<string>> DropBeforeAsync(NpgsqlConnection connection, DateTimeOffset cutoff, CancellationToken cancellationToken)
     {
         var dropped = new List<string>();
+        if (!Active)
+        {
+            return dropped;
+        }
+
         foreach (var (name, day) in await ListAsync(connection, cancellationToken).ConfigureAwait(false))
         {
             var end = new DateTimeOffset(day.AddDays(1).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);

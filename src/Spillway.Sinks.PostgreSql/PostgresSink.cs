@@ -38,8 +38,6 @@ public sealed class PostgresSink : ISink
     private readonly Diagnostics.LogPacer _partitionLog;
     private readonly DailyPartitions _messageDays;
     private readonly DailyPartitions _rejectDays;
-    private bool _messagesPartitioned;
-    private bool _rejectsPartitioned;
 
     /// <summary>Creates the sink; <see cref="OpenAsync"/> checks the server and creates the schema.</summary>
     /// <param name="options">The table prefix and the retention (the connection string is the data source's).</param>
@@ -89,7 +87,7 @@ public sealed class PostgresSink : ISink
     public long PartitionsDropped { get; private set; }
 
     /// <summary>Whether the messages and the rejects tables are partitioned by day (false for tables of an earlier version).</summary>
-    public bool Partitioned => _messagesPartitioned && _rejectsPartitioned;
+    public bool Partitioned => _messageDays.Active && _rejectDays.Active;
 
     /// <inheritdoc />
     public async ValueTask OpenAsync(CancellationToken cancellationToken)
@@ -104,12 +102,9 @@ public sealed class PostgresSink : ISink
             Log.RetentionInForce(_logger, _tables, _retentionLine);
             if (_retention.Age > TimeSpan.Zero)
             {
-                foreach (var (table, partitioned) in new[] { (_messages, _messagesPartitioned), (_rejects, _rejectsPartitioned) })
+                foreach (var days in new[] { _messageDays, _rejectDays }.Where(d => !d.Active))
                 {
-                    if (!partitioned)
-                    {
-                        Log.Unpartitioned(_logger, table);
-                    }
+                    Log.Unpartitioned(_logger, days.Table);
                 }
             }
         }
@@ -197,13 +192,8 @@ public sealed class PostgresSink : ISink
         {
             var today = DailyPartitions.DayOf(_time.GetUtcNow());
             var ahead = Enumerable.Range(0, DailyPartitions.DaysAhead + 1).Select(today.AddDays).ToArray();
-            foreach (var (days, partitioned) in new[] { (_messageDays, _messagesPartitioned), (_rejectDays, _rejectsPartitioned) })
+            foreach (var days in new[] { _messageDays, _rejectDays })
             {
-                if (!partitioned)
-                {
-                    continue;
-                }
-
                 await days.EnsureAsync(connection, ahead, cancellationToken).ConfigureAwait(false);
                 if (cutoff is { } before)
                 {
@@ -275,7 +265,7 @@ public sealed class PostgresSink : ISink
     /// is a refusal of the row like any other.
     /// </summary>
     private bool IsMissingPartition(PostgresException ex) =>
-        ex.SqlState == PostgresErrorCodes.CheckViolation && ex.ConstraintName is null && (_messagesPartitioned || _rejectsPartitioned);
+        ex.SqlState == PostgresErrorCodes.CheckViolation && ex.ConstraintName is null && (_messageDays.Active || _rejectDays.Active);
 
     /// <summary>The id of a part of a split batch: the same for the same part on every attempt.</summary>
     private static Guid Part(Guid id, byte side)
@@ -298,17 +288,10 @@ public sealed class PostgresSink : ISink
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         var (stored, refused) = Partition(messages);
         refused.AddRange(refusedByServer);
-        if (_messagesPartitioned)
-        {
-            await _messageDays.EnsureAsync(connection, stored.Select(m => DailyPartitions.DayOf(m.ReceivedAt)).Distinct(), cancellationToken)
-                .ConfigureAwait(false);
-        }
-
-        if (_rejectsPartitioned)
-        {
-            var days = rejects.Select(r => r.ReceivedAt).Concat(refused.Select(r => r.Message.ReceivedAt)).Select(DailyPartitions.DayOf).Distinct();
-            await _rejectDays.EnsureAsync(connection, days, cancellationToken).ConfigureAwait(false);
-        }
+        await _messageDays.EnsureAsync(connection, stored.Select(m => DailyPartitions.DayOf(m.ReceivedAt)).Distinct(), cancellationToken)
+            .ConfigureAwait(false);
+        var rejectDays = rejects.Select(r => r.ReceivedAt).Concat(refused.Select(r => r.Message.ReceivedAt)).Select(DailyPartitions.DayOf).Distinct();
+        await _rejectDays.EnsureAsync(connection, rejectDays, cancellationToken).ConfigureAwait(false);
 
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         if (id != Guid.Empty)
@@ -318,7 +301,7 @@ public sealed class PostgresSink : ISink
                 connection, transaction);
             ledger.Parameters.Add(new NpgsqlParameter { Value = id, NpgsqlDbType = NpgsqlDbType.Uuid });
             ledger.Parameters.Add(new NpgsqlParameter { Value = refused.Count, NpgsqlDbType = NpgsqlDbType.Integer });
-            ledger.Parameters.Add(new NpgsqlParameter { Value = _retention.Now.ToUniversalTime(), NpgsqlDbType = NpgsqlDbType.TimestampTz });
+            ledger.Parameters.Add(new NpgsqlParameter { Value = _time.GetUtcNow().ToUniversalTime(), NpgsqlDbType = NpgsqlDbType.TimestampTz });
             if (await ledger.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is null)
             {
                 // An earlier attempt of this batch committed; its answer was lost on the way back. Nothing to do but
@@ -358,39 +341,24 @@ public sealed class PostgresSink : ISink
                 await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            // A table that exists is left as it is: one of an earlier version, without partitions, keeps working.
-            var sql = new System.Text.StringBuilder();
-            if (await KindAsync(connection, _prefix + "messages", cancellationToken).ConfigureAwait(false) is null)
-            {
-                sql.AppendLine(MessagesTable());
-            }
-
-            if (await KindAsync(connection, _prefix + "rejects", cancellationToken).ConfigureAwait(false) is null)
-            {
-                sql.AppendLine(RejectsTable());
-            }
-
-            sql.AppendLine(Schema());
-            await using (var command = new NpgsqlCommand(sql.ToString(), connection, transaction))
+            // A table that exists is left as it is: one of an earlier version, without partitions, keeps working; one
+            // that does not is made here, partitioned.
+            var messagesKind = await KindAsync(connection, _prefix + "messages", cancellationToken).ConfigureAwait(false);
+            var rejectsKind = await KindAsync(connection, _prefix + "rejects", cancellationToken).ConfigureAwait(false);
+            var sql = (messagesKind is null ? MessagesTable() + "\n" : "") + (rejectsKind is null ? RejectsTable() + "\n" : "") + Schema();
+            await using (var command = new NpgsqlCommand(sql, connection, transaction))
             {
                 await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            _messagesPartitioned = await KindAsync(connection, _prefix + "messages", cancellationToken).ConfigureAwait(false) == 'p';
-            _rejectsPartitioned = await KindAsync(connection, _prefix + "rejects", cancellationToken).ConfigureAwait(false) == 'p';
+            _messageDays.Active = (messagesKind ?? 'p') == 'p';
+            _rejectDays.Active = (rejectsKind ?? 'p') == 'p';
 
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        if (_messagesPartitioned)
-        {
-            await _messageDays.LoadAsync(connection, cancellationToken).ConfigureAwait(false);
-        }
-
-        if (_rejectsPartitioned)
-        {
-            await _rejectDays.LoadAsync(connection, cancellationToken).ConfigureAwait(false);
-        }
+        await _messageDays.LoadAsync(connection, cancellationToken).ConfigureAwait(false);
+        await _rejectDays.LoadAsync(connection, cancellationToken).ConfigureAwait(false);
 
         await MaintainPartitionsAsync(connection, cutoff: null, cancellationToken).ConfigureAwait(false);
     }
@@ -455,26 +423,8 @@ public sealed class PostgresSink : ISink
             committed_at timestamptz NOT NULL DEFAULT now()
         );
         CREATE INDEX IF NOT EXISTS "{_prefix}batches_committed_at" ON {_batches} (committed_at);
-        {Indexes()}
+        {MessageIndex.Statements(_indexes, _retention.Age > TimeSpan.Zero, _prefix)}
         """;
-
-    /// <summary>The indexes in force made, and those of this sink's names that are not, dropped.</summary>
-    private string Indexes()
-    {
-        var sql = new System.Text.StringBuilder();
-        foreach (var index in MessageIndex.All)
-        {
-            var name = $"\"{_prefix}messages_{index.Suffix}\"";
-            sql.AppendLine(_indexes.HasFlag(index.Index)
-                ? $"CREATE INDEX IF NOT EXISTS {name} ON {_messages} ({index.Columns});"
-                : $"DROP INDEX IF EXISTS {name};");
-        }
-
-        sql.AppendLine(_retention.Age > TimeSpan.Zero
-            ? $"CREATE INDEX IF NOT EXISTS \"{_prefix}rejects_received_at\" ON {_rejects} (received_at);"
-            : $"DROP INDEX IF EXISTS \"{_prefix}rejects_received_at\";");
-        return sql.ToString();
-    }
 
     /// <summary>Messages PostgreSQL can hold, and those it cannot (a NUL in a text column), with the reason.</summary>
     private static (List<Message> Stored, List<(Message Message, string Reason)> Refused) Partition(IReadOnlyList<Message> messages)

@@ -79,6 +79,7 @@ public sealed class SqliteSink : ISink
     private readonly MessageIndexes _indexes;
     private readonly LogPacer _sizeLog;
     private readonly LogPacer _sweepLog;
+    private readonly TimeProvider _time;
     private readonly string _maxBytesText;
     private Session? _session;
     private long _trimmed;
@@ -102,6 +103,7 @@ public sealed class SqliteSink : ISink
         _retentionLine = _retention.Description + (options.MaxBytes == 0 ? ""
             : string.Create(CultureInfo.InvariantCulture, $"; past {options.MaxBytes:N0} bytes (--max-db-bytes) the oldest rows are deleted"));
         _indexes = MessageIndex.InForce(options.Indexes, options.Retention > TimeSpan.Zero);
+        _time = time;
         _sizeLog = new LogPacer(time);
         _sweepLog = new LogPacer(time);
         _maxBytesText = options.MaxBytes.ToString("N0", CultureInfo.InvariantCulture) + " bytes";
@@ -305,14 +307,14 @@ public sealed class SqliteSink : ISink
 
             Execute(connection, $"PRAGMA synchronous = {_options.Synchronous.ToString().ToUpperInvariant()}");
             Execute(connection, Schema);
-            Execute(connection, IndexStatements());
+            Execute(connection, MessageIndex.Statements(_indexes, _options.Retention > TimeSpan.Zero));
             var incremental = Scalar(connection, "PRAGMA auto_vacuum") == "2";
             if (!incremental && checkIntegrity && (_options.Retention > TimeSpan.Zero || _options.MaxBytes > 0))
             {
                 Log.NoAutoVacuum(_logger, FullPath);
             }
 
-            var session = new Session(connection, _retention) { Identity = FileIdentity.Of(FullPath), IncrementalVacuum = incremental };
+            var session = new Session(connection, _time) { Identity = FileIdentity.Of(FullPath), IncrementalVacuum = incremental };
             Log.Opened(_logger, FullPath, journalMode, _options.Synchronous);
             return session;
         }
@@ -361,24 +363,6 @@ public sealed class SqliteSink : ISink
         Log.Damaged(_logger, FullPath, finding);
     }
 
-    /// <summary>The indexes in force made, and those of this sink's names that are not dropped.</summary>
-    private string IndexStatements()
-    {
-        var sql = new System.Text.StringBuilder();
-        foreach (var index in MessageIndex.All)
-        {
-            sql.AppendLine(_indexes.HasFlag(index.Index)
-                ? $"CREATE INDEX IF NOT EXISTS messages_{index.Suffix} ON messages ({index.Columns});"
-                : $"DROP INDEX IF EXISTS messages_{index.Suffix};");
-        }
-
-        // The rejects are only ever deleted by age: the retention is what needs them by time.
-        sql.AppendLine(_options.Retention > TimeSpan.Zero
-            ? "CREATE INDEX IF NOT EXISTS rejects_received_at ON rejects (received_at);"
-            : "DROP INDEX IF EXISTS rejects_received_at;");
-        return sql.ToString();
-    }
-
     private static void Execute(SqliteConnection connection, string sql)
     {
         using var command = connection.CreateCommand();
@@ -399,7 +383,7 @@ public sealed class SqliteSink : ISink
     private sealed class Session : IDisposable
     {
         private readonly SqliteConnection _connection;
-        private readonly Retention _clock;
+        private readonly TimeProvider _time;
         private readonly MessageInsert _message;
         private readonly SqliteCommand _reject;
         private readonly SqliteCommand _findBatch;
@@ -420,10 +404,10 @@ public sealed class SqliteSink : ISink
         /// <summary>Whether the file gives freed pages back (<c>auto_vacuum = INCREMENTAL</c>).</summary>
         public bool IncrementalVacuum { get; init; }
 
-        public Session(SqliteConnection connection, Retention clock)
+        public Session(SqliteConnection connection, TimeProvider time)
         {
             _connection = connection;
-            _clock = clock;
+            _time = time;
             (_findBatch, _find) = Prepare(connection, FindBatch, "$id");
             (_insertBatch, _insert) = Prepare(connection, InsertBatch, "$id", "$committed_at");
             (_pruneBatches, _prune) = Prepare(connection, PruneBatches, "$cutoff", "$limit");
@@ -524,7 +508,7 @@ public sealed class SqliteSink : ISink
                 }
 
                 _insert[0].Value = id;
-                _insert[1].Value = FormatTime(_clock.Now);
+                _insert[1].Value = FormatTime(_time.GetUtcNow());
                 _insertBatch.ExecuteNonQuery();
             }
 

@@ -11,4 +11,16 @@ internal static class TestItems
 
     public static Reject Reject(RejectReason reason, int size = 3) =>
         new(At, Transport.Tcp, "127.0.0.1:1", reason, new byte[size], "test");
+
+    /// <summary>A batch of these items, in order.</summary>
+    public static Pipeline.Batch BatchOf(params IngestItem[] items)
+    {
+        var batch = new Pipeline.Batch();
+        foreach (var item in items)
+        {
+            batch.Add(item);
+        }
+
+        return batch;
+    }
 }

@@ -315,16 +315,7 @@ public abstract class SinkContractTests
 
     protected static Message Raw(string text) => new(At, Transport.Tcp, "127.0.0.1:9", text, text.Length);
 
-    protected static Batch BatchOf(params IngestItem[] items)
-    {
-        var batch = new Batch();
-        foreach (var item in items)
-        {
-            batch.Add(item);
-        }
-
-        return batch;
-    }
+    protected static Batch BatchOf(params IngestItem[] items) => TestItems.BatchOf(items);
 
     public sealed record StoredMessage(
         DateTimeOffset ReceivedAt, string Source, string Peer, int? Facility, int? Severity, DateTimeOffset? Timestamp, string? Hostname,

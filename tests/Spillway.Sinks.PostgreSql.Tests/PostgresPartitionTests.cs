@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 using Spillway.Diagnostics;
 using Spillway.Messages;
-using Spillway.Pipeline;
+using Spillway.Testing;
 
 namespace Spillway.Sinks.PostgreSql.Tests;
 
@@ -34,7 +34,7 @@ public sealed class PostgresPartitionTests : IAsyncLifetime
         Assert.Equal(["rejects_p20261203", "rejects_p20261204", "rejects_p20261205"], await PartitionsAsync("rejects"));
 
         // A batch of days with no partition yet (a spill log emptied after an outage): each day made, each row in its own.
-        await sink.WriteAsync(BatchOf(Message(Now.AddDays(-3), "three days ago"), Message(Now.AddDays(-1), "yesterday"),
+        await sink.WriteAsync(TestItems.BatchOf(Message(Now.AddDays(-3), "three days ago"), Message(Now.AddDays(-1), "yesterday"),
             Message(Now, "today"), Reject(Now.AddDays(-3))), Ct);
         Assert.Equal(["three days ago"], await _database.ColumnAsync<string>("SELECT message FROM \"{p}messages_p20261130\""));
         Assert.Equal(["yesterday"], await _database.ColumnAsync<string>("SELECT message FROM \"{p}messages_p20261202\""));
@@ -43,7 +43,7 @@ public sealed class PostgresPartitionTests : IAsyncLifetime
 
         // 28 days on, the retention's cutoff is past the whole of Nov 30 and in the middle of Dec 2.
         _time.Advance(TimeSpan.FromDays(28) + TimeSpan.FromHours(20));
-        await sink.WriteAsync(BatchOf(Message(_time.GetUtcNow(), "a month on")), Ct);
+        await sink.WriteAsync(TestItems.BatchOf(Message(_time.GetUtcNow(), "a month on")), Ct);
         var partitions = await PartitionsAsync("messages");
         Assert.DoesNotContain("messages_p20261130", partitions);
         Assert.Contains("messages_p20261202", partitions); // the day the cutoff falls in stays, its old rows deleted
@@ -64,7 +64,7 @@ public sealed class PostgresPartitionTests : IAsyncLifetime
             await drop.ExecuteNonQueryAsync(Ct);
         }
 
-        var batch = BatchOf(Message(Now, "after the drop"));
+        var batch = TestItems.BatchOf(Message(Now, "after the drop"));
         batch.Id = Guid.CreateVersion7();
         await Assert.ThrowsAsync<Npgsql.PostgresException>(async () => await sink.WriteAsync(batch, Ct));
         Assert.Equal(0, await sink.WriteAsync(batch, Ct)); // the writer's retry
@@ -103,7 +103,7 @@ public sealed class PostgresPartitionTests : IAsyncLifetime
 
         for (var i = 0; i < 3; i++)
         {
-            await sink.WriteAsync(BatchOf(Message(Now, $"new {i}")), Ct); // a full chunk each time, until all 25 are gone
+            await sink.WriteAsync(TestItems.BatchOf(Message(Now, $"new {i}")), Ct); // a full chunk each time, until all 25 are gone
         }
 
         Assert.Equal(["new 0", "new 1", "new 2"], await _database.ColumnAsync<string>("SELECT message FROM \"{p}messages\" ORDER BY id"));
@@ -135,7 +135,7 @@ public sealed class PostgresPartitionTests : IAsyncLifetime
             DROP TABLE "{p}messages_old";
             """);
 
-        await sink.WriteAsync(BatchOf(Message(Now, "after")), Ct);
+        await sink.WriteAsync(TestItems.BatchOf(Message(Now, "after")), Ct);
         Assert.Equal([(1L, "from before"), (2L, "after")],
             (await _database.ColumnAsync<string[]>("SELECT ARRAY[id::text, message] FROM \"{p}messages\" ORDER BY id"))
             .Select(row => (long.Parse(row[0], System.Globalization.CultureInfo.InvariantCulture), row[1])));
@@ -161,15 +161,4 @@ public sealed class PostgresPartitionTests : IAsyncLifetime
     private static Message Message(DateTimeOffset at, string text) => new(at, Transport.Tcp, "127.0.0.1:9", text, text.Length);
 
     private static Reject Reject(DateTimeOffset at) => new(at, Transport.Tcp, "127.0.0.1:7", RejectReason.InvalidUtf8, [0xff], null);
-
-    private static Batch BatchOf(params IngestItem[] items)
-    {
-        var batch = new Batch();
-        foreach (var item in items)
-        {
-            batch.Add(item);
-        }
-
-        return batch;
-    }
 }

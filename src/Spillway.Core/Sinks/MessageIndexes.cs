@@ -47,6 +47,28 @@ public sealed record MessageIndex(MessageIndexes Index, string Suffix, string Co
     /// <summary>The indexes in force: <paramref name="chosen"/>, and the time index whenever rows are deleted by age or size.</summary>
     public static MessageIndexes InForce(MessageIndexes chosen, bool retention) => retention ? chosen | MessageIndexes.Time : chosen;
 
+    /// <summary>
+    /// The statements, in both sinks' SQL, that make the indexes in force and drop those of these names that are not,
+    /// on the tables <c>{prefix}messages</c> and <c>{prefix}rejects</c>: the rejects are only ever deleted by age, so
+    /// theirs by time is kept while a retention runs.
+    /// </summary>
+    public static string Statements(MessageIndexes inForce, bool retention, string prefix = "")
+    {
+        var sql = new System.Text.StringBuilder();
+        foreach (var index in All)
+        {
+            var name = $"\"{prefix}messages_{index.Suffix}\"";
+            sql.AppendLine(inForce.HasFlag(index.Index)
+                ? $"CREATE INDEX IF NOT EXISTS {name} ON \"{prefix}messages\" ({index.Columns});"
+                : $"DROP INDEX IF EXISTS {name};");
+        }
+
+        sql.AppendLine(retention
+            ? $"CREATE INDEX IF NOT EXISTS \"{prefix}rejects_received_at\" ON \"{prefix}rejects\" (received_at);"
+            : $"DROP INDEX IF EXISTS \"{prefix}rejects_received_at\";");
+        return sql.ToString();
+    }
+
     /// <summary>The set as the setting writes it: <c>time,host</c>, or <c>none</c>.</summary>
     public static string Format(MessageIndexes indexes) => indexes == MessageIndexes.None
         ? "none"

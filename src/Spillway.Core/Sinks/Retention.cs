@@ -88,9 +88,6 @@ public sealed class Retention
         LedgerDeleted += ledger;
         _behind = messages >= ChunkRows || rejects >= ChunkRows || ledger >= ChunkRows;
     }
-
-    /// <summary>The time a ledger entry is stamped with when its batch commits, by the same clock.</summary>
-    public DateTimeOffset Now => _time.GetUtcNow();
 }
 
 /// <summary>What one sweep deletes: the rows received before <see cref="RowsBefore"/> (none when every row is kept), and
