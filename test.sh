@@ -2,8 +2,9 @@
 # Builds Spillway and runs every test: unit, property, socket and end-to-end (the built CLI as a process, fed by
 # real senders), the sink tests against a real PostgreSQL, and the Debian package (built, unpacked and checked by
 # deploy/test-deb.sh). Needs the .NET SDK; SQLite ships inside Microsoft.Data.Sqlite. Installed here when missing
-# (as root, from Debian's packages): util-linux logger (bsdutils) and python3, the real senders of the end-to-end
-# tests; postgresql, of which a private cluster is started on a free loopback port for the run and stopped at the
+# (as root, from Debian's packages): util-linux logger (bsdutils), python3, openssl, curl and rsyslog with both of its
+# TLS stream drivers (rsyslog-gnutls, rsyslog-openssl), the real senders and TLS clients of the end-to-end tests
+# (rsyslogd runs only as the tests start it, with a config of their own); postgresql, of which a private cluster is started on a free loopback port for the run and stopped at the
 # end, whatever the outcome; binutils (strip) and lintian for the package.
 # As root, a 20 MiB tmpfs is mounted for the full-disk test and unmounted at the end (not root: that test is skipped,
 # and says so). Set SPILLWAY_STRESS=1 for ten times the iterations of the concurrency and fault tests.
@@ -13,6 +14,11 @@ cd "$(dirname "$0")"
 missing=()
 command -v logger >/dev/null || missing+=(bsdutils)
 command -v python3 >/dev/null || missing+=(python3)
+command -v openssl >/dev/null || missing+=(openssl)
+command -v curl >/dev/null || missing+=(curl)
+[ -x /usr/sbin/rsyslogd ] || missing+=(rsyslog)
+ls /usr/lib/*/rsyslog/lmnsd_gtls.so >/dev/null 2>&1 || missing+=(rsyslog-gnutls)
+ls /usr/lib/*/rsyslog/lmnsd_ossl.so >/dev/null 2>&1 || missing+=(rsyslog-openssl)
 ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || missing+=(postgresql)
 optional=()
 command -v strip >/dev/null || optional+=(binutils)

@@ -27,4 +27,8 @@ internal static partial class Log
 
     [LoggerMessage(EventId = EventIds.Fatal, Level = LogLevel.Critical, Message = "The batch writer failed; stopping")]
     public static partial void WriterFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = EventIds.TlsReloadRequested, Level = LogLevel.Information,
+        Message = "SIGHUP received: reading the TLS files again ({Files} set(s)); open connections go on")]
+    public static partial void ReloadRequested(ILogger logger, int files);
 }

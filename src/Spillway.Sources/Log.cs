@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Spillway.Diagnostics;
 
@@ -15,7 +14,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = EventIds.ConnectionReset, Level = LogLevel.Debug,
         Message = "TCP connection from {Peer} ended abruptly: {Reason}")]
-    public static partial void ConnectionReset(ILogger logger, string peer, SocketError reason);
+    public static partial void ConnectionReset(ILogger logger, string peer, string reason);
 
     [LoggerMessage(EventId = EventIds.ConnectionFailed, Level = LogLevel.Error, Message = "TCP connection from {Peer} failed")]
     public static partial void ConnectionFailed(ILogger logger, Exception exception, string peer);
@@ -30,4 +29,11 @@ internal static partial class Log
     [LoggerMessage(EventId = EventIds.AcceptFailed, Level = LogLevel.Error,
         Message = "Accepting TCP connections on {Endpoint} failed ({Failures} times in a row); trying again in {Delay}, with backoff, the connections open served meanwhile (said once a minute at most)")]
     public static partial void AcceptFailed(ILogger logger, Exception exception, EndPoint endpoint, int failures, TimeSpan delay);
+
+    [LoggerMessage(EventId = EventIds.TlsLoaded, Level = LogLevel.Information, Message = "TLS ({Cause}): new handshakes present the {Credentials}")]
+    public static partial void TlsLoaded(ILogger logger, string cause, Tls.TlsCredentials credentials);
+
+    [LoggerMessage(EventId = EventIds.TlsReloadFailed, Level = LogLevel.Error,
+        Message = "TLS ({Cause}): the files do not load, so handshakes go on presenting the {Credentials}; tried again when a file changes or on SIGHUP: {Error}")]
+    public static partial void TlsReloadFailed(ILogger logger, string cause, string error, Tls.TlsCredentials credentials);
 }

@@ -73,12 +73,13 @@ public sealed partial class OperationsDocTests
         foreach (var setting in SettingsTable.All)
         {
             var sample = Sample(setting);
-            var fromFile = ServeSettings.Read(Configuration(new() { [setting.Name] = sample }), new Dictionary<string, IReadOnlyList<string>>());
+            var fromFile = ServeSettings.Read(Configuration(new(Companions(setting)) { [setting.Name] = sample }),
+                new Dictionary<string, IReadOnlyList<string>>());
             var resolved = Assert.Single(fromFile.Reader.Resolved, r => r.Setting == setting);
             Assert.Equal(SettingOrigin.Configuration, resolved.Origin);
             Assert.DoesNotContain(fromFile.Reader.Problems, p => p.Contains(setting.Flag, StringComparison.Ordinal));
 
-            var fromFlag = ServeSettings.Read(Configuration(new() { [setting.Name] = "not a value" }),
+            var fromFlag = ServeSettings.Read(Configuration(new(Companions(setting)) { [setting.Name] = "not a value" }),
                 new Dictionary<string, IReadOnlyList<string>> { [setting.Name] = [sample] });
             Assert.Equal(SettingOrigin.Flag, Assert.Single(fromFlag.Reader.Resolved, r => r.Setting == setting).Origin);
         }
@@ -95,6 +96,18 @@ public sealed partial class OperationsDocTests
     }
 
     [Fact]
+    public void The_tls_example_in_deploy_is_valid_and_listens_on_the_registered_port_with_mutual_tls()
+    {
+        var configuration = new ConfigurationBuilder().AddJsonFile(Path.Combine(Repository.Root, "deploy", "spillway.tls.json")).Build();
+        var settings = ServeSettings.Load(configuration, new Dictionary<string, IReadOnlyList<string>>());
+        Assert.Equal(6514, Assert.Single(settings.ListenTls).Port);
+        Assert.Single(settings.ListenHttps);
+        Assert.Empty(settings.ListenTcp);
+        Assert.Equal("/etc/spillway/tls/clients-ca.crt", settings.Tls?.ClientCaPath);
+        Assert.Equal(["*.relays.example.com"], settings.Tls?.AllowedPeers);
+    }
+
+    [Fact]
     public void The_systemd_unit_runs_the_packaged_serve_with_the_configuration_file_and_drains_on_stop()
     {
         var unit = Repository.Read("deploy/spillway.service");
@@ -106,6 +119,26 @@ public sealed partial class OperationsDocTests
     }
 
     private static IConfiguration Configuration(Dictionary<string, string?> values) => new ConfigurationBuilder().AddInMemoryCollection(values).Build();
+
+    /// <summary>The settings one cannot go without: a TLS listener needs the certificate and key, a key its certificate.</summary>
+    private static Dictionary<string, string?> Companions(Setting setting)
+    {
+        var companions = new Dictionary<string, string?>();
+        if (setting == SettingsTable.ListenTls || setting == SettingsTable.ListenHttps || setting == SettingsTable.TlsKey
+            || setting == SettingsTable.TlsCert || setting == SettingsTable.TlsClientCa || setting == SettingsTable.TlsAllowedPeer)
+        {
+            companions[SettingsTable.TlsCert.Name] = "/tmp/server.crt";
+            companions[SettingsTable.TlsKey.Name] = "/tmp/server.key";
+        }
+
+        if (setting == SettingsTable.TlsAllowedPeer)
+        {
+            companions[SettingsTable.TlsClientCa.Name] = "/tmp/ca.crt";
+        }
+
+        companions.Remove(setting.Name);
+        return companions;
+    }
 
     private static string Sample(Setting setting) => setting switch
     {
@@ -119,6 +152,7 @@ public sealed partial class OperationsDocTests
         Setting<long> => "7",
         Setting<string> when setting == SettingsTable.Postgres => "Host=db;Username=spillway",
         Setting<string> when setting == SettingsTable.PostgresTablePrefix => "edge_",
+        Setting<string> when setting == SettingsTable.TlsAllowedPeer => "*.example.com",
         Setting<string> => "/tmp/sample",
         Setting<Spillway.Sinks.MessageIndexes> => "host,app",
         _ => setting.ValueName.Split('|')[^1],

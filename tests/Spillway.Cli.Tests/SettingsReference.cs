@@ -16,6 +16,7 @@ internal static class SettingsReference
     private static readonly Dictionary<SettingSection, string> Headings = new()
     {
         [SettingSection.Listeners] = "Listeners",
+        [SettingSection.Tls] = "TLS",
         [SettingSection.Database] = "Database",
         [SettingSection.Buffer] = "Buffer and batches",
         [SettingSection.SpillLog] = "Spill log",

@@ -7,6 +7,7 @@ using Spillway.Http;
 using Spillway.Pipeline;
 using Spillway.Tcp;
 using Spillway.Testing;
+using Spillway.Tls;
 using Spillway.Udp;
 
 namespace Spillway.Sources.Tests;
@@ -51,6 +52,19 @@ internal sealed class SourceHarness : IAsyncDisposable
         harness.Endpoint = harness._tcp.Start(harness._abort.Token)[0];
         return harness;
     }
+
+    /// <summary>Syslog over TLS, with the credentials of <paramref name="tls"/>.</summary>
+    public static SourceHarness StartTls(TlsCredentialStore tls, int maxMessages = 100_000)
+    {
+        var harness = new SourceHarness(maxMessages, new RecordingSink());
+        harness._tcp = new TcpSource(new TcpSourceOptions { Endpoints = [new IPEndPoint(IPAddress.Loopback, 0)] }, harness._pipeline,
+            NullLogger<TcpSource>.Instance, tls);
+        harness.Endpoint = harness._tcp.Start(harness._abort.Token)[0];
+        return harness;
+    }
+
+    /// <summary>The TCP (or TLS) source's limit counters.</summary>
+    public SourceLimitCounters TcpLimits => _tcp!.Limits;
 
     public static SourceHarness StartUdp(
         int maxMessages = 100_000, int maxMessageBytes = 64 * 1024, RecordingSink? sink = null, FullPolicy whenFull = FullPolicy.Drop)

@@ -57,7 +57,7 @@ internal static class QueryCommand
             HelpName = "LEVEL", CustomParser = ParseSeverity,
         };
         var source = new Option<string?>("--source") { Description = "Only what came over tcp, udp or http", HelpName = "SOURCE" };
-        source.AcceptOnlyFromAmong("tcp", "udp", "http");
+        source.AcceptOnlyFromAmong("tcp", "udp", "http", "tls", "https");
         var grep = new Option<string?>("--grep") { Description = "Only messages that contain this text (case-sensitive)", HelpName = "TEXT" };
         // Text, not the enum, so that the help says the default as it is typed: [default: text].
         var format = new Option<string>("--format")

@@ -7,6 +7,7 @@ using Spillway.Messages;
 using Spillway.Pipeline;
 using Spillway.Sinks;
 using Spillway.Spill;
+using Spillway.Tls;
 
 namespace Spillway.Cli.Commands;
 
@@ -45,7 +46,7 @@ internal static class ServeCommand
             // Opens the spill log already (recovering it): the metrics are made over it as the host is built.
             host = ServeHost.Build(settings, plan.Configuration!);
         }
-        catch (SpillUnavailableException ex)
+        catch (Exception ex) when (ex is SpillUnavailableException or TlsCredentialsException)
         {
             await error.WriteLineAsync($"spillway serve: {ex.Message}");
             return ExitCodes.StartFailed;
@@ -73,7 +74,7 @@ internal static class ServeCommand
             return ExitCodes.StartFailed;
         }
 
-        foreach (var (transport, endpoint) in service.Listening)
+        foreach (var (_, transport, endpoint) in service.Listening)
         {
             await output.WriteLineAsync($"listening {transport.ToName()} {endpoint}");
         }

@@ -57,7 +57,7 @@ internal sealed class HealthEndpoint(HealthCheckService health) : IHttpEndpoint
             json.WriteString("state", listener.State.ToString().ToLowerInvariant());
             WriteTime(json, "failing_since", listener.FailingSince);
             json.WriteString("last_error", listener.LastError);
-            if (listener.Source == Transport.Tcp)
+            if (listener.Source is Transport.Tcp or Transport.Tls)
             {
                 json.WriteNumber("open_connections", listener.OpenConnections);
             }
@@ -78,6 +78,17 @@ internal sealed class HealthEndpoint(HealthCheckService health) : IHttpEndpoint
         }
 
         json.WriteEndArray();
+        if (Data<TlsHealth>(report, TlsHealthCheck.DataKey).FirstOrDefault() is { } tls)
+        {
+            json.WriteStartObject("tls");
+            json.WriteString("subject", tls.Subject);
+            WriteTime(json, "not_after", tls.NotAfter);
+            WriteTime(json, "client_ca_not_after", tls.ClientCaNotAfter);
+            json.WriteString("reload_error", tls.ReloadError);
+            WriteTime(json, "failing_since", tls.FailingSince);
+            json.WriteEndObject();
+        }
+
         json.WriteEndObject();
     }
 
@@ -89,7 +100,9 @@ internal sealed class HealthEndpoint(HealthCheckService health) : IHttpEndpoint
     };
 
     private static IEnumerable<T> Data<T>(HealthReport report, string key) =>
-        report.Entries.Values.SelectMany(e => e.Data.TryGetValue(key, out var value) && value is IEnumerable<T> items ? items : []);
+        report.Entries.Values.SelectMany(e => e.Data.TryGetValue(key, out var value)
+            ? value switch { IEnumerable<T> items => items, T item => [item], _ => [] }
+            : []);
 
     private static void WriteTime(Utf8JsonWriter json, string name, DateTimeOffset? time)
     {

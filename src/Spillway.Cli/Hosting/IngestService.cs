@@ -25,7 +25,7 @@ internal sealed class IngestService(
 {
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(2);
     private readonly ISource[] _sources = [.. sources];
-    private volatile (Transport Transport, IPEndPoint Endpoint)[] _listening = [];
+    private volatile (ISource Source, Transport Transport, IPEndPoint Endpoint)[] _listening = [];
     private Task _writer = Task.CompletedTask;
     private int _stopped;
 
@@ -33,7 +33,7 @@ internal sealed class IngestService(
     /// Every endpoint listened on, in the order the sources were started. A snapshot, replaced whole as sources start:
     /// <c>/health</c> reads it while the later sources are still starting.
     /// </summary>
-    public IReadOnlyList<(Transport Transport, IPEndPoint Endpoint)> Listening => _listening;
+    public IReadOnlyList<(ISource Source, Transport Transport, IPEndPoint Endpoint)> Listening => _listening;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -47,8 +47,9 @@ internal sealed class IngestService(
             {
                 foreach (var endpoint in await source.StartAsync(shutdown.AbortToken))
                 {
-                    _listening = [.. _listening, (source.Transport, endpoint)];
-                    Log.Listening(logger, source.Transport, endpoint);
+                    var transport = source.TransportOf(endpoint);
+                    _listening = [.. _listening, (source, transport, endpoint)];
+                    Log.Listening(logger, transport, endpoint);
                 }
             }
         }

@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Spillway.Messages;
 using Spillway.Pipeline;
+using Spillway.Tls;
 
 namespace Spillway.Cli.Hosting;
 
@@ -46,11 +47,12 @@ internal sealed class ListenersHealthCheck(IngestService service, IEnumerable<IS
         var listeners = new List<ListenerHealth>();
         foreach (var source in sources)
         {
-            var endpoints = service.Listening.Where(l => l.Transport == source.Transport).Select(l => l.Endpoint).ToList();
-            if (endpoints.Count > 0)
+            // One entry a transport: the HTTP source serves HTTPS beside HTTP.
+            foreach (var group in service.Listening.Where(l => l.Source == source).GroupBy(l => l.Transport))
             {
                 var status = source.Status;
-                listeners.Add(new ListenerHealth(source.Transport, endpoints, status.State, status.FailingSince, status.LastError, source.OpenConnections));
+                listeners.Add(new ListenerHealth(group.Key, [.. group.Select(l => l.Endpoint)], status.State, status.FailingSince, status.LastError,
+                    source.OpenConnections));
             }
         }
 
@@ -61,6 +63,36 @@ internal sealed class ListenersHealthCheck(IngestService service, IEnumerable<IS
             : HealthCheckResult.Unhealthy($"the {failing[0].Source.ToName()} listener is failing: {failing[0].LastError}", data: data));
     }
 }
+
+/// <summary>
+/// Degraded while the TLS files in place do not load (the credentials loaded before are served meanwhile), or when a
+/// certificate in force expires within a week; the certificates' subjects and expiry times as data.
+/// </summary>
+internal sealed class TlsHealthCheck(TlsCredentialStore store, TimeProvider time) : IHealthCheck
+{
+    public const string DataKey = "tls";
+
+    /// <summary>How long before a certificate expires /health starts saying so.</summary>
+    public static readonly TimeSpan ExpiryWarning = TimeSpan.FromDays(7);
+
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var credentials = store.Current;
+        var failure = store.Failure;
+        var data = new Dictionary<string, object> { [DataKey] = new TlsHealth(credentials.Certificate.Subject, credentials.NotAfter,
+            credentials.ClientCaNotAfter, failure?.Error, failure?.Since) };
+        var expiring = new[] { ("server certificate", (DateTimeOffset?)credentials.NotAfter), ("first client CA certificate", credentials.ClientCaNotAfter) }
+            .FirstOrDefault(c => c.Item2 is { } notAfter && notAfter - time.GetUtcNow() < ExpiryWarning);
+        return Task.FromResult(failure is not null
+            ? HealthCheckResult.Degraded($"the TLS files do not load (the certificate loaded before is served meanwhile): {failure.Error}", data: data)
+            : expiring.Item2 is { } expires
+                ? HealthCheckResult.Degraded($"the TLS {expiring.Item1} expires on {expires.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss'Z'}: replace the file", data: data)
+                : HealthCheckResult.Healthy("TLS credentials in force", data));
+    }
+}
+
+/// <summary>The TLS credentials as <c>/health</c> shows them.</summary>
+internal sealed record TlsHealth(string Subject, DateTimeOffset NotAfter, DateTimeOffset? ClientCaNotAfter, string? ReloadError, DateTimeOffset? FailingSince);
 
 /// <summary>Unhealthy while the buffer refuses writes (the spill log's disk full, or the process out of descriptors).</summary>
 internal sealed class BufferHealthCheck(IBufferDiagnostics buffer) : IHealthCheck

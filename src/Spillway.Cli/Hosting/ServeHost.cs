@@ -15,6 +15,7 @@ using Spillway.Sinks.PostgreSql;
 using Spillway.Sinks.Sqlite;
 using Spillway.Spill;
 using Spillway.Tcp;
+using Spillway.Tls;
 using Spillway.Udp;
 
 namespace Spillway.Cli.Hosting;
@@ -39,6 +40,10 @@ internal static class ServeHost
         // itself: only their warnings and errors, unless the config file's Logging section asks for more.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
+
+        // The health check service logs every degraded or unhealthy check of every /health request: a probe each few
+        // seconds would flood the log. What makes a check fail is logged by its owner, once a minute at most.
+        builder.Logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None);
         if (settings.LogFormat == LogFormat.Json)
         {
             builder.Logging.AddJsonConsole(o =>
@@ -122,7 +127,24 @@ internal static class ServeHost
         services.AddSingleton<IHttpEndpoint, MetricsEndpoint>();
         services.AddSingleton<IHttpEndpoint, HealthEndpoint>();
 
-        services.AddSingleton<ISource, TcpSource>();
+        services.AddSingleton<ISource>(sp => new TcpSource(settings.Tcp, sp.GetRequiredService<SourcePipeline>(), sp.GetRequiredService<ILogger<TcpSource>>()));
+        if (settings.Tls is { } tls)
+        {
+            // Loaded (or failing the start) as the host is built, and watched from then on: SIGHUP reloads it too.
+            services.AddSingleton(sp =>
+            {
+                var store = new TlsCredentialStore(tls, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<TlsCredentialStore>>());
+                store.Watch();
+                return store;
+            });
+            services.AddHealthChecks().AddCheck<TlsHealthCheck>("tls");
+            if (settings.ListenTls.Count > 0)
+            {
+                services.AddSingleton<ISource>(sp => new TcpSource(settings.TlsTcp, sp.GetRequiredService<SourcePipeline>(),
+                    sp.GetRequiredService<ILogger<TcpSource>>(), sp.GetRequiredService<TlsCredentialStore>()));
+            }
+        }
+
         services.AddSingleton<ISource, UdpSource>();
         services.AddSingleton<ISource, HttpSource>();
         services.AddSingleton<IngestService>();

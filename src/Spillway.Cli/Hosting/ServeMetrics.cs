@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using Spillway.Diagnostics;
 using Spillway.Messages;
 using Spillway.Pipeline;
+using Spillway.Tls;
 
 namespace Spillway.Cli.Hosting;
 
@@ -13,34 +14,69 @@ internal sealed class ServeMetrics
 {
     private static readonly WriterState[] States = Enum.GetValues<WriterState>();
 
-    public ServeMetrics(PipelineMetrics pipeline, WriterPool pool, IEnumerable<ISource> sources, IBufferDiagnostics diagnostics)
+    public ServeMetrics(
+        PipelineMetrics pipeline, WriterPool pool, IEnumerable<ISource> sources, IBufferDiagnostics diagnostics, ServeSettings settings,
+        IEnumerable<TlsCredentialStore> tls)
     {
         var listeners = sources.ToList();
         pipeline.Meter.CreateObservableGauge("spillway.writer.state", () => WriterStates(pool), "{writer}",
             "1 for the state each writer is in and 0 for the others, by writer and state");
         pipeline.Meter.CreateObservableUpDownCounter("spillway.connections.open",
-            () => listeners.Where(s => s.Transport == Transport.Tcp).Select(s =>
+            () => listeners.Where(s => s.Transport is Transport.Tcp or Transport.Tls).Select(s =>
                 new Measurement<int>(s.OpenConnections, new KeyValuePair<string, object?>("source", s.Transport.ToName()))),
             "{connection}", "Connections open now, by source (HTTP's are kestrel.active_connections)");
         pipeline.Meter.CreateObservableCounter("spillway.connections.refused",
-            () => Per(listeners, Transport.Tcp, s => s.Limits.ConnectionsRefused), "{connection}",
+            () => Per(listeners, [Transport.Tcp, Transport.Tls], s => s.Limits.ConnectionsRefused), "{connection}",
             "Connections accepted and closed at once because the listener held --tcp-max-connections already, by source");
         pipeline.Meter.CreateObservableCounter("spillway.connections.idle_closed",
-            () => Per(listeners, Transport.Tcp, s => s.Limits.IdleClosed), "{connection}",
+            () => Per(listeners, [Transport.Tcp, Transport.Tls], s => s.Limits.IdleClosed), "{connection}",
             "Connections closed after --tcp-idle-timeout with nothing received, by source");
         pipeline.Meter.CreateObservableCounter("spillway.http.requests.refused",
-            () => Per(listeners, Transport.Http, s => s.Limits.RequestsRefused), "{request}",
+            () => Per(listeners, [Transport.Http], s => s.Limits.RequestsRefused), "{request}",
             "Requests answered 503 before their body was read, because --http-max-body-bytes-in-flight was held already");
         pipeline.Meter.CreateObservableCounter("spillway.rows.expired", () => pool.Sinks.Sum(s => s.Expired), "{row}",
             "Rows of messages and rejects deleted by --retention or --max-db-bytes (PostgreSQL: those deleted one by one; a day's " +
             "partition dropped whole is logged instead)");
         pipeline.Meter.CreateObservableGauge("spillway.retention", () => pool.Sinks.Count == 0 ? 0 : pool.Sinks[0].RetentionAge.TotalSeconds,
             "s", "How long stored rows are kept, --retention; 0 keeps every row");
+        if (tls.FirstOrDefault() is { } store)
+        {
+            // The TLS listener's own source, and the HTTP source's refusals under https (its plain endpoints refuse no handshake).
+            var secured = listeners.Where(s => s.Transport == Transport.Tls || (s.Transport == Transport.Http && settings.ListenHttps.Count > 0))
+                .Select(s => (Source: s, Name: s.Transport == Transport.Http ? Transport.Https.ToName() : s.Transport.ToName()))
+                .ToList();
+            pipeline.Meter.CreateObservableCounter("spillway.tls.handshakes.refused",
+                () => secured.SelectMany(s =>
+                {
+                    var refused = s.Source.Limits.HandshakesRefused;
+                    return TlsHandshake.Reasons.Select(reason => new Measurement<long>(refused.GetValueOrDefault(reason),
+                        new KeyValuePair<string, object?>("source", s.Name), new KeyValuePair<string, object?>("reason", reason)));
+                }),
+                "{handshake}", "TLS connections closed before or in their handshake, by source and reason (not-tls, protocol-version, " +
+                "no-client-certificate, untrusted-client-certificate, peer-not-allowed, handshake-timeout, handshake-failed)");
+            pipeline.Meter.CreateObservableGauge("spillway.tls.certificate.expiry",
+                () => CertificateExpiry(store.Current), "s",
+                "When each certificate in force expires, as Unix time: the server certificate, and the first of the client CA's to expire");
+            pipeline.Meter.CreateObservableGauge("spillway.tls.reload.failing", () => store.Failure is null ? 0 : 1, "",
+                "1 while the TLS files in place do not load (the credentials loaded before are served), 0 once they do");
+            pipeline.Meter.CreateObservableCounter("spillway.tls.reloads", () => store.Reloads, "{reload}",
+                "Reloads that put new TLS credentials in force (a file changed, or SIGHUP)");
+        }
+
         diagnostics.AddInstruments(pipeline.Meter);
     }
 
-    private static IEnumerable<Measurement<long>> Per(List<ISource> sources, Transport transport, Func<ISource, long> count) =>
-        sources.Where(s => s.Transport == transport)
+    private static IEnumerable<Measurement<long>> CertificateExpiry(TlsCredentials credentials)
+    {
+        yield return new Measurement<long>(credentials.NotAfter.ToUnixTimeSeconds(), new KeyValuePair<string, object?>("certificate", "server"));
+        if (credentials.ClientCaNotAfter is { } ca)
+        {
+            yield return new Measurement<long>(ca.ToUnixTimeSeconds(), new KeyValuePair<string, object?>("certificate", "client-ca"));
+        }
+    }
+
+    private static IEnumerable<Measurement<long>> Per(List<ISource> sources, Transport[] transports, Func<ISource, long> count) =>
+        sources.Where(s => transports.Contains(s.Transport))
             .Select(s => new Measurement<long>(count(s), new KeyValuePair<string, object?>("source", s.Transport.ToName())));
 
     private static IEnumerable<Measurement<int>> WriterStates(WriterPool pool) =>

@@ -6,6 +6,7 @@ using Spillway.Sinks.PostgreSql;
 using Spillway.Sinks.Sqlite;
 using Spillway.Spill;
 using Spillway.Tcp;
+using Spillway.Tls;
 using Spillway.Udp;
 
 namespace Spillway.Cli.Hosting;
@@ -22,6 +23,13 @@ internal sealed record ServeSettings
     public required IReadOnlyList<IPEndPoint> ListenUdp { get; init; }
 
     public required IReadOnlyList<IPEndPoint> ListenHttp { get; init; }
+
+    public required IReadOnlyList<IPEndPoint> ListenTls { get; init; }
+
+    public required IReadOnlyList<IPEndPoint> ListenHttps { get; init; }
+
+    /// <summary>The TLS files and mutual-TLS rules, when <c>--tls-cert</c> is given.</summary>
+    public TlsOptions? Tls { get; init; }
 
     public required FullPolicy HttpWhenFull { get; init; }
 
@@ -72,9 +80,12 @@ internal sealed record ServeSettings
         MaxConnections = TcpMaxConnections, IdleTimeout = TcpIdleTimeout,
     };
 
+    /// <summary>The TCP source's options for the TLS listeners.</summary>
+    public TcpSourceOptions TlsTcp => Tcp with { Endpoints = ListenTls };
+
     public HttpSourceOptions Http => new()
     {
-        Endpoints = ListenHttp, MaxMessageBytes = MaxMessageBytes, WhenFull = HttpWhenFull, MaxBodyBytes = HttpMaxBodyBytes,
+        Endpoints = ListenHttp, HttpsEndpoints = ListenHttps, MaxMessageBytes = MaxMessageBytes, WhenFull = HttpWhenFull, MaxBodyBytes = HttpMaxBodyBytes,
         MaxBodyBytesInFlight = HttpMaxBodyBytesInFlight,
     };
 
@@ -134,6 +145,8 @@ internal sealed record ServeSettings
             ListenTcp = reader.GetList(SettingsTable.ListenTcp),
             ListenUdp = reader.GetList(SettingsTable.ListenUdp),
             ListenHttp = reader.GetList(SettingsTable.ListenHttp),
+            ListenTls = reader.GetList(SettingsTable.ListenTls),
+            ListenHttps = reader.GetList(SettingsTable.ListenHttps),
             HttpWhenFull = reader.Get(SettingsTable.HttpWhenFull),
             HttpMaxBodyBytes = reader.Get(SettingsTable.HttpMaxBodyBytes),
             HttpMaxBodyBytesInFlight = reader.Get(SettingsTable.HttpMaxBodyBytesInFlight),
@@ -163,6 +176,7 @@ internal sealed record ServeSettings
             reader.Get(SettingsTable.PostgresTablePrefix); // shown as in force, though it takes effect only with --postgres
         }
 
+        settings = settings with { Tls = ReadTls(reader, settings) };
         var spillDir = reader.Get(SettingsTable.SpillDir, DefaultSpillDirectory(postgres is null ? settings.Sqlite.Path : null));
         if (!string.Equals(spillDir.Trim(), "none", StringComparison.OrdinalIgnoreCase))
         {
@@ -185,6 +199,43 @@ internal sealed record ServeSettings
 
         Validate(settings, reader);
         return (settings, reader);
+    }
+
+    /// <summary>The TLS settings: the certificate and key go together, and the TLS listeners need them.</summary>
+    private static TlsOptions? ReadTls(SettingsReader reader, ServeSettings settings)
+    {
+        var certificate = reader.Get(SettingsTable.TlsCert);
+        var key = reader.Get(SettingsTable.TlsKey);
+        var clientCa = reader.Get(SettingsTable.TlsClientCa);
+        var allowedPeers = reader.GetList(SettingsTable.TlsAllowedPeer);
+        var tlsListeners = settings.ListenTls.Concat(settings.ListenHttps).ToList();
+        if (certificate.Length == 0 || key.Length == 0)
+        {
+            if (certificate.Length > 0 || key.Length > 0)
+            {
+                reader.Problem(certificate.Length == 0 ? SettingsTable.TlsKey : SettingsTable.TlsCert,
+                    $"{SettingsTable.TlsCert.Flag} and {SettingsTable.TlsKey.Flag} go together: give both, the certificate and its key");
+            }
+            else if (tlsListeners.Count > 0 && !reader.Failed(SettingsTable.ListenTls, SettingsTable.ListenHttps))
+            {
+                reader.Problem($"the TLS listeners ({string.Join(", ", tlsListeners)}) need a certificate: give {SettingsTable.TlsCert.Flag} " +
+                    $"and {SettingsTable.TlsKey.Flag} (docs/operations.md, \"TLS\", makes a test CA with openssl)");
+            }
+
+            return null;
+        }
+
+        if (allowedPeers.Count > 0 && clientCa.Length == 0)
+        {
+            reader.Problem(SettingsTable.TlsAllowedPeer,
+                $"{SettingsTable.TlsAllowedPeer.Describe()} narrows mutual TLS, which {SettingsTable.TlsClientCa.Flag} turns on: give the CA " +
+                "that the allowed peers' certificates chain to");
+        }
+
+        return new TlsOptions
+        {
+            CertificatePath = certificate, KeyPath = key, ClientCaPath = clientCa.Length == 0 ? null : clientCa, AllowedPeers = allowedPeers,
+        };
     }
 
     /// <summary>--max-db-bytes: 0, or a bound the SQLite file can keep to; PostgreSQL takes none.</summary>
@@ -218,10 +269,12 @@ internal sealed record ServeSettings
     /// <summary>The checks of settings that cannot work together, each made only when the values it compares were accepted.</summary>
     private static void Validate(ServeSettings settings, SettingsReader reader)
     {
-        if (settings.ListenTcp.Count == 0 && settings.ListenUdp.Count == 0 && settings.ListenHttp.Count == 0)
+        if (settings.ListenTcp.Count == 0 && settings.ListenUdp.Count == 0 && settings.ListenHttp.Count == 0 && settings.ListenTls.Count == 0
+            && settings.ListenHttps.Count == 0)
         {
             reader.Problem(
-                $"nothing to listen on: {SettingsTable.ListenTcp.Flag}, {SettingsTable.ListenUdp.Flag} and {SettingsTable.ListenHttp.Flag} are all 'none'");
+                $"nothing to listen on: {SettingsTable.ListenTcp.Flag}, {SettingsTable.ListenUdp.Flag} and {SettingsTable.ListenHttp.Flag} are all " +
+                $"'none', and no {SettingsTable.ListenTls.Flag} or {SettingsTable.ListenHttps.Flag} is given");
         }
 
         if (settings.Postgres is null && settings.Writers > 1 && !reader.Failed(SettingsTable.Postgres))

@@ -124,6 +124,22 @@ internal abstract class Setting
             },
             v => v ? "true" : "false", help, section);
 
+    /// <summary>A list of addresses to listen on, none unless given.</summary>
+    public static Setting<IPEndPoint> Endpoints(string name, SettingSection section, string help) =>
+        new(name, "HOST:PORT", null!, "HOST:PORT, such as 127.0.0.1:6514, [::1]:6514 or *:6514, or none",
+            ValueParsers.TryParseEndpoint, e => e.ToString(), help, section, defaultText: "none", isList: true) { EmptyByDefault = true };
+
+    /// <summary>A list of free-text values, none unless given.</summary>
+    public static Setting<string> TextList(string name, string valueName, string expected, Func<string, bool> valid, SettingSection section,
+        string help) =>
+        new(name, valueName, "", expected,
+            (string text, out string value) =>
+            {
+                value = text.Trim();
+                return valid(value);
+            },
+            v => v, help, section, defaultText: "none", isList: true) { EmptyByDefault = true };
+
     /// <summary>A list of addresses to listen on; <c>none</c> alone makes it empty.</summary>
     public static Setting<IPEndPoint> Endpoints(string name, IPEndPoint @default, SettingSection section, string help) =>
         new(name, "HOST:PORT", @default, "HOST:PORT, such as 127.0.0.1:5514, [::1]:5514 or *:5514, or none",
@@ -177,6 +193,12 @@ internal sealed class Setting<T> : Setting
 
     /// <summary>The value when none is given (unless the table says the default depends on another setting).</summary>
     public T Default { get; }
+
+    /// <summary>For a list: whether it is empty when not given, rather than <see cref="Default"/> alone.</summary>
+    public bool EmptyByDefault { get; init; }
+
+    /// <summary>A list's values when none is given.</summary>
+    public IReadOnlyList<T> DefaultList => EmptyByDefault ? [] : [Default];
 
     /// <inheritdoc />
     public override string Expected { get; }

@@ -6,6 +6,9 @@ internal enum SettingSection
     /// <summary>Where and how the sources listen, and what they do when the buffer is full.</summary>
     Listeners,
 
+    /// <summary>TLS on the listeners: certificates, mutual TLS.</summary>
+    Tls,
+
     /// <summary>The database the writers store into.</summary>
     Database,
 

@@ -103,7 +103,7 @@ internal sealed partial class SettingsReader(IConfiguration configuration, IRead
         if (raw is not { Count: > 0 })
         {
             Resolve(setting, setting.DefaultText, SettingOrigin.Default);
-            return [setting.Default];
+            return setting.DefaultList;
         }
 
         var origin = OriginOf(setting.Name);
@@ -119,7 +119,7 @@ internal sealed partial class SettingsReader(IConfiguration configuration, IRead
             if (!setting.TryParseValue(text, out var value))
             {
                 Problem(setting, Invalid(setting, text));
-                return [setting.Default];
+                return setting.DefaultList;
             }
 
             values.Add(value);

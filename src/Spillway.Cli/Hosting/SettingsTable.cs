@@ -5,6 +5,7 @@ using Spillway.Sinks;
 using Spillway.Sinks.Sqlite;
 using Spillway.Spill;
 using Spillway.Tcp;
+using Spillway.Tls;
 using Spillway.Udp;
 using static Spillway.Cli.Hosting.SettingSection;
 
@@ -34,6 +35,13 @@ internal static class SettingsTable
     public static readonly Setting<IPEndPoint> ListenHttp = Declare(Setting.Endpoints("ListenHttp", HttpSourceOptions.DefaultEndpoint, Listeners,
         "Listen for POST /ingest (text/plain, application/x-ndjson, application/json), GET /metrics and GET /health here; " +
         "repeatable; none turns HTTP off"));
+
+    public static readonly Setting<IPEndPoint> ListenTls = Declare(Setting.Endpoints("ListenTls", Listeners,
+        "Listen for syslog over TLS (RFC 5425; 6514 is its port) here, with the framings of TCP inside the TLS stream and its limits; " +
+        "repeatable; needs --tls-cert and --tls-key"));
+
+    public static readonly Setting<IPEndPoint> ListenHttps = Declare(Setting.Endpoints("ListenHttps", Listeners,
+        "Serve what --listen-http serves, over HTTPS (HTTP/1.1 in TLS), here; repeatable; needs --tls-cert and --tls-key"));
 
     public static readonly Setting<FullPolicy> TcpWhenFull = Declare(Setting.Choice("TcpWhenFull", FullPolicy.Wait, Listeners,
         "When the buffer is full, TCP waits (stops reading, pushing back on senders) or reads on and drops, counted, what does not fit"));
@@ -69,6 +77,23 @@ internal static class SettingsTable
 
     public static readonly Setting<long> MaxMessageBytes = Declare(Setting.ByteSize("MaxMessageBytes", TcpSourceOptions.DefaultMaxMessageBytes,
         1, 64L << 20, Listeners, "The longest message; a longer frame is cut to it and kept in the rejects table as oversize"));
+
+    public static readonly Setting<string> TlsCert = Declare(Setting.Text("TlsCert", "PATH", "", SettingSection.Tls,
+        "The certificate the TLS listeners present, PEM: the leaf first, then the intermediates to serve with it. Read again when " +
+        "it changes or on SIGHUP; a file that does not load keeps the one in force (shown in /health)"));
+
+    public static readonly Setting<string> TlsKey = Declare(Setting.Text("TlsKey", "PATH", "", SettingSection.Tls,
+        "The private key of --tls-cert, PEM (RSA or EC, not encrypted); keep it readable by the service's user only"));
+
+    public static readonly Setting<string> TlsClientCa = Declare(Setting.Text("TlsClientCa", "PATH", "", SettingSection.Tls,
+        "Mutual TLS: every TLS client must present a certificate that chains to one of these CA certificates (PEM); none asks " +
+        "for no client certificate"));
+
+    public static readonly Setting<string> TlsAllowedPeer = Declare(Setting.TextList("TlsAllowedPeer", "NAME",
+        "a DNS name such as relay1.example.com, or *. and one (*.example.com matches one label)", PeerNames.IsValidPattern,
+        SettingSection.Tls,
+        "Mutual TLS: who may send, matched against the client certificate's DNS names, then its subject's CN; repeatable; " +
+        "none lets in every certificate that chains to --tls-client-ca"));
 
     public static readonly Setting<string> Sqlite = Declare(Setting.Text("Sqlite", "PATH", SqliteSinkOptions.DefaultPath, Database,
         "The SQLite database file, created with its directory if missing"));

@@ -1,14 +1,17 @@
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Spillway.Tls;
 
 namespace Spillway.Cli.Hosting;
 
 /// <summary>
 /// Replaces the host's console lifetime, which treats every signal alike: the first SIGINT or SIGTERM stops the
-/// service gracefully (stop accepting, drain, commit), the second forces the stop at once.
+/// service gracefully (stop accepting, drain, commit), the second forces the stop at once. SIGHUP reads the TLS files
+/// again (and never ends the process, as it would by default).
 /// </summary>
-internal sealed class SignalLifetime(IHostApplicationLifetime lifetime, ShutdownControl shutdown, ILogger<SignalLifetime> logger)
+internal sealed class SignalLifetime(
+    IHostApplicationLifetime lifetime, ShutdownControl shutdown, IEnumerable<TlsCredentialStore> reloadable, ILogger<SignalLifetime> logger)
     : IHostLifetime, IDisposable
 {
     private readonly List<PosixSignalRegistration> _registrations = [];
@@ -18,6 +21,7 @@ internal sealed class SignalLifetime(IHostApplicationLifetime lifetime, Shutdown
     {
         _registrations.Add(PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal));
         _registrations.Add(PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal));
+        _registrations.Add(PosixSignalRegistration.Create(PosixSignal.SIGHUP, OnHangUp));
         return Task.CompletedTask;
     }
 
@@ -28,6 +32,17 @@ internal sealed class SignalLifetime(IHostApplicationLifetime lifetime, Shutdown
         foreach (var registration in _registrations)
         {
             registration.Dispose();
+        }
+    }
+
+    private void OnHangUp(PosixSignalContext context)
+    {
+        context.Cancel = true;
+        var stores = reloadable.ToList();
+        Log.ReloadRequested(logger, stores.Count);
+        foreach (var store in stores)
+        {
+            store.Reload("SIGHUP");
         }
     }
 

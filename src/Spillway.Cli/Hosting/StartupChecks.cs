@@ -6,6 +6,7 @@ using Spillway.Sinks;
 using Spillway.Sinks.PostgreSql;
 using Spillway.Sinks.Sqlite;
 using Spillway.Spill;
+using Spillway.Tls;
 
 namespace Spillway.Cli.Hosting;
 
@@ -21,6 +22,7 @@ internal static class StartupChecks
     {
         var report = new CheckReport();
         CheckListeners(settings, reader, report);
+        CheckTls(settings, reader, report);
         if (!reader.Failed(SettingsTable.Sqlite, SettingsTable.Postgres, SettingsTable.PostgresTablePrefix))
         {
             if (settings.Postgres is { } postgres)
@@ -67,6 +69,8 @@ internal static class StartupChecks
         {
             (SettingsTable.ListenTcp, settings.ListenTcp, SocketType.Stream, "tcp"),
             (SettingsTable.ListenHttp, settings.ListenHttp, SocketType.Stream, "http"),
+            (SettingsTable.ListenTls, settings.ListenTls, SocketType.Stream, "tls"),
+            (SettingsTable.ListenHttps, settings.ListenHttps, SocketType.Stream, "https"),
             (SettingsTable.ListenUdp, settings.ListenUdp, SocketType.Dgram, "udp"),
         })
         {
@@ -80,8 +84,8 @@ internal static class StartupChecks
                 // TCP and HTTP share the port space of TCP; the same address twice would fail the second bind at start.
                 if (endpoint.Port != 0 && type == SocketType.Stream && !streams.Add(endpoint))
                 {
-                    report.Problem($"{name} {endpoint} is given twice (in {SettingsTable.ListenTcp.Flag} or {SettingsTable.ListenHttp.Flag}): " +
-                        "one TCP port takes one listener");
+                    report.Problem($"{name} {endpoint} is given twice (in {SettingsTable.ListenTcp.Flag}, {SettingsTable.ListenHttp.Flag}, " +
+                        $"{SettingsTable.ListenTls.Flag} or {SettingsTable.ListenHttps.Flag}): one TCP port takes one listener");
                     continue;
                 }
 
@@ -94,7 +98,40 @@ internal static class StartupChecks
 
         if (report.Problems.Count == 0)
         {
-            report.Fact($"listeners: {settings.ListenTcp.Count + settings.ListenUdp.Count + settings.ListenHttp.Count} addresses free to listen on");
+            var count = settings.ListenTcp.Count + settings.ListenUdp.Count + settings.ListenHttp.Count + settings.ListenTls.Count
+                + settings.ListenHttps.Count;
+            report.Fact($"listeners: {count} addresses free to listen on");
+        }
+    }
+
+    /// <summary>The TLS files load as they will at start, and the key is the service's alone.</summary>
+    private static void CheckTls(ServeSettings settings, SettingsReader reader, CheckReport report)
+    {
+        if (settings.Tls is not { } tls || reader.Failed(SettingsTable.TlsCert, SettingsTable.TlsKey, SettingsTable.TlsClientCa, SettingsTable.TlsAllowedPeer))
+        {
+            return;
+        }
+
+        try
+        {
+            report.Fact("tls: " + TlsCredentials.Load(tls, TimeProvider.System.GetUtcNow()).Describe()
+                + (tls.AllowedPeers.Count > 0 ? $"; only {string.Join(", ", tls.AllowedPeers)} may send" : ""));
+        }
+        catch (TlsCredentialsException ex)
+        {
+            report.Problem("tls: " + ex.Message);
+            return;
+        }
+
+        if (!OperatingSystem.IsWindows() && File.Exists(tls.KeyPath)
+            && (File.GetUnixFileMode(tls.KeyPath) & (UnixFileMode.OtherRead | UnixFileMode.OtherWrite)) != 0)
+        {
+            report.Warning($"the TLS key '{tls.KeyPath}' can be read by every user of this machine: chmod o-rw it (0600, or 0640 with the group spillway)");
+        }
+
+        if (settings.ListenTls.Count == 0 && settings.ListenHttps.Count == 0)
+        {
+            report.Warning($"{SettingsTable.TlsCert.Flag} is given but nothing uses it: add {SettingsTable.ListenTls.Flag} or {SettingsTable.ListenHttps.Flag}");
         }
     }
 

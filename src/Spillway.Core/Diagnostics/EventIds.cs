@@ -26,6 +26,9 @@ public static class EventIds
     public const int BadInputSuppressed = 2007;
     public const int UdpReceiveBuffer = 2008;
     public const int UdpReceiveFailed = 2009;
+    public const int TlsLoaded = 2010;
+    public const int TlsReloadFailed = 2011;
+    public const int TlsReloadRequested = 2012;
 
     // 3xxx: writers and sinks
     public const int BatchWriteFailed = 3001;

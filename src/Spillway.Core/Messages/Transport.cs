@@ -11,4 +11,10 @@ public enum Transport
 
     /// <summary>An HTTP request body.</summary>
     Http,
+
+    /// <summary>A TCP connection in TLS (RFC 5425), with the same framings as <see cref="Tcp"/>.</summary>
+    Tls,
+
+    /// <summary>An HTTP request body received over TLS.</summary>
+    Https,
 }

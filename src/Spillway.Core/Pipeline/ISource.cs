@@ -9,6 +9,12 @@ public interface ISource : IAsyncDisposable
     /// <summary>The kind of listener, for the <c>listening</c> lines and logs.</summary>
     Transport Transport { get; }
 
+    /// <summary>
+    /// The transport of one of the endpoints <see cref="StartAsync"/> bound: <see cref="Transport"/>, unless the source
+    /// serves two on one listener (HTTP and HTTPS).
+    /// </summary>
+    Transport TransportOf(IPEndPoint endpoint) => Transport;
+
     /// <summary>Whether the listener is taking input, for <c>/health</c>.</summary>
     ListenerStatus Status { get; }
 

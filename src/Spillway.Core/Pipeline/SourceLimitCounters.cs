@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+
 namespace Spillway.Pipeline;
 
 /// <summary>How often a source's explicit limits bit, for <c>/metrics</c>: each count is of input turned away whole.</summary>
@@ -6,6 +8,7 @@ public sealed class SourceLimitCounters
     private long _connectionsRefused;
     private long _idleClosed;
     private long _requestsRefused;
+    private readonly ConcurrentDictionary<string, long> _handshakesRefused = new(StringComparer.Ordinal);
 
     /// <summary>Connections accepted and closed at once because the listener held its most already.</summary>
     public long ConnectionsRefused => Volatile.Read(ref _connectionsRefused);
@@ -15,6 +18,15 @@ public sealed class SourceLimitCounters
 
     /// <summary>Requests answered 503 before their body was read, because bodies in flight held their most already.</summary>
     public long RequestsRefused => Volatile.Read(ref _requestsRefused);
+
+    /// <summary>
+    /// TLS handshakes refused, by reason (such as <c>not-tls</c> or <c>peer-not-allowed</c>): a fixed set of names, never
+    /// taken from the input. A snapshot.
+    /// </summary>
+    public IReadOnlyDictionary<string, long> HandshakesRefused => _handshakesRefused.ToDictionary(StringComparer.Ordinal);
+
+    /// <summary>Counts a TLS handshake refused for <paramref name="reason"/>, one of the source's fixed reasons.</summary>
+    public void HandshakeRefused(string reason) => _handshakesRefused.AddOrUpdate(reason, 1, static (_, n) => n + 1);
 
     /// <summary>Counts a connection refused at the limit.</summary>
     public void ConnectionRefused() => Interlocked.Increment(ref _connectionsRefused);

@@ -1,12 +1,15 @@
 using System.Buffers;
+using System.IO.Pipelines;
 using System.Net;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -14,6 +17,9 @@ using Microsoft.Net.Http.Headers;
 using Spillway.Diagnostics;
 using Spillway.Messages;
 using Spillway.Pipeline;
+using Spillway.Tls;
+using HttpProtocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols;
+using ListenOptions = Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions;
 
 namespace Spillway.Http;
 
@@ -23,7 +29,8 @@ namespace Spillway.Http;
 /// <c>{"accepted":N,"rejected":M}</c> only once the messages are kept for good (stored, or durable in the spill log when it
 /// is on: see <see cref="IIngestBuffer"/>); 503 with Retry-After when the buffer is full
 /// (nothing of the request taken, so it can be sent again whole); 413 over the body limit; 415 for another
-/// Content-Type; 400 with the reason for a body it cannot read.
+/// Content-Type; 400 with the reason for a body it cannot read. The same endpoints are served over HTTPS on
+/// <see cref="HttpSourceOptions.HttpsEndpoints"/>, with the TLS credentials of the TLS listeners.
 /// </summary>
 public sealed class HttpSource : ISource
 {
@@ -49,6 +56,8 @@ public sealed class HttpSource : ISource
     private readonly RequestBodyReader _reader;
     private readonly ListenerStatusTracker _tracker;
     private readonly IReadOnlyList<IHttpEndpoint> _endpoints;
+    private readonly TlsCredentialStore? _tls;
+    private HashSet<IPEndPoint> _httpsBound = [];
     private WebApplication? _app;
     private readonly CancellationTokenSource _stopping = new();
     private readonly TimeProvider _time;
@@ -61,12 +70,21 @@ public sealed class HttpSource : ISource
     /// <param name="pipeline">The buffer and decoder the messages go through.</param>
     /// <param name="loggerFactory">Where the listener logs.</param>
     /// <param name="endpoints">More endpoints to serve on the same listener (<c>/metrics</c>, <c>/health</c>).</param>
-    public HttpSource(HttpSourceOptions options, SourcePipeline pipeline, ILoggerFactory loggerFactory, IEnumerable<IHttpEndpoint>? endpoints = null)
+    /// <param name="tls">The TLS credentials, which <see cref="HttpSourceOptions.HttpsEndpoints"/> need.</param>
+    public HttpSource(
+        HttpSourceOptions options, SourcePipeline pipeline, ILoggerFactory loggerFactory, IEnumerable<IHttpEndpoint>? endpoints = null,
+        TlsCredentialStore? tls = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(pipeline);
         ArgumentNullException.ThrowIfNull(loggerFactory);
         options.Validate();
+        if (options.HttpsEndpoints.Count > 0 && tls is null)
+        {
+            throw new ArgumentException("HTTPS endpoints need TLS credentials.", nameof(tls));
+        }
+
+        _tls = tls;
         _options = options;
         _buffer = pipeline.Buffer;
         _badInput = pipeline.BadInput;
@@ -79,6 +97,9 @@ public sealed class HttpSource : ISource
 
     /// <inheritdoc />
     public Transport Transport => Transport.Http;
+
+    /// <inheritdoc />
+    public Transport TransportOf(IPEndPoint endpoint) => _httpsBound.Contains(endpoint) ? Transport.Https : Transport.Http;
 
     /// <inheritdoc />
     public ListenerStatus Status => _tracker.Current;
@@ -98,7 +119,7 @@ public sealed class HttpSource : ISource
             throw new InvalidOperationException("The HTTP source was already started.");
         }
 
-        if (_options.Endpoints.Count == 0)
+        if (_options.Endpoints.Count == 0 && _options.HttpsEndpoints.Count == 0)
         {
             return [];
         }
@@ -120,6 +141,11 @@ public sealed class HttpSource : ISource
             {
                 kestrel.Listen(endpoint);
             }
+
+            foreach (var endpoint in _options.HttpsEndpoints)
+            {
+                kestrel.Listen(endpoint, ListenHttps);
+            }
         });
 
         var app = builder.Build();
@@ -137,14 +163,91 @@ public sealed class HttpSource : ISource
         catch (IOException ex)
         {
             await app.DisposeAsync().ConfigureAwait(false);
-            throw new ListenFailedException($"cannot listen on http {string.Join(", ", _options.Endpoints)}: {ex.Message}", ex);
+            throw new ListenFailedException(
+                $"cannot listen on http(s) {string.Join(", ", _options.Endpoints.Concat(_options.HttpsEndpoints))}: {ex.Message}", ex);
         }
 
         _app = app;
         _tracker.OnListening();
-        var addresses = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses;
-        return [.. addresses.Select(a => new Uri(a)).Select(u => new IPEndPoint(IPAddress.Parse(u.Host.Trim('[', ']')), u.Port))];
+        var addresses = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses
+            .Select(a => new Uri(a))
+            .Select(u => (Https: u.Scheme == Uri.UriSchemeHttps, Endpoint: new IPEndPoint(IPAddress.Parse(u.Host.Trim('[', ']')), u.Port)))
+            .ToList();
+        _httpsBound = [.. addresses.Where(a => a.Https).Select(a => a.Endpoint)];
+        return [.. addresses.Select(a => a.Endpoint)];
     }
+
+    private static readonly object HandshakeKey = new();
+
+    /// <summary>
+    /// An HTTPS endpoint: HTTP/1.1 in TLS 1.2 or 1.3, each handshake with the credentials in force when it starts (so a
+    /// rotated certificate is served at the next connection), mutual TLS as the credentials say.
+    /// </summary>
+    private void ListenHttps(ListenOptions listen)
+    {
+        var tls = _tls!;
+        listen.Protocols = HttpProtocols.Http1;
+        listen.Use(next => connection => BeforeHandshakeAsync(connection, next, tls));
+        listen.UseHttps(new TlsHandshakeCallbackOptions
+        {
+            HandshakeTimeout = tls.Options.HandshakeTimeout,
+            OnConnection = context => ValueTask.FromResult(((TlsHandshake)context.Connection.Items[HandshakeKey]!)
+                .Options(tls.Current, tls.Options.AllowedPeers, context.ClientHelloInfo)),
+        });
+    }
+
+    /// <summary>
+    /// Looks at the first byte before the TLS layer reads it (consuming nothing): a connection that is not TLS (plain
+    /// HTTP on the HTTPS port), or that sends nothing within the handshake timeout, is counted and closed here; the
+    /// handshake's own refusals are counted by the <see cref="TlsHandshake"/> it leaves for the TLS layer.
+    /// </summary>
+    private async Task BeforeHandshakeAsync(ConnectionContext connection, ConnectionDelegate next, TlsCredentialStore tls)
+    {
+        var peer = connection.RemoteEndPoint?.ToString() ?? "unknown";
+        var handshake = new TlsHandshake((reason, detail) =>
+        {
+            Limits.HandshakeRefused(reason);
+            _badInput.Report(reason, Transport.Https, peer, detail);
+        });
+        var input = connection.Transport.Input;
+        using var timeout = new CancellationTokenSource(tls.Options.HandshakeTimeout, _time);
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, connection.ConnectionClosed);
+        ReadResult result;
+        try
+        {
+            result = await input.ReadAsync(either.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !connection.ConnectionClosed.IsCancellationRequested)
+        {
+            handshake.Refuse(TlsHandshake.Timeout, $"nothing was sent within {tls.Options.HandshakeTimeout.TotalSeconds:0.###} s of connecting: closed");
+            return;
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
+        var buffer = result.Buffer;
+        if (buffer.IsEmpty)
+        {
+            input.AdvanceTo(buffer.End);
+            return; // connected and closed without a word
+        }
+
+        var first = buffer.FirstSpan[0];
+        input.AdvanceTo(buffer.Start);
+        if (first != TlsHandshakeRecord)
+        {
+            handshake.Refuse(TlsHandshake.NotTls, $"the connection opened with 0x{first:x2}, not a TLS handshake: plain HTTP on the HTTPS port? Closed");
+            return;
+        }
+
+        connection.Items[HandshakeKey] = handshake;
+        await next(connection).ConfigureAwait(false);
+    }
+
+    // Every TLS connection opens with a handshake record (RFC 8446, 5.1): its first byte is the content type 22.
+    private const byte TlsHandshakeRecord = 0x16;
 
     /// <summary>Stops accepting requests and waits for those in flight to be answered (once stored). Idempotent.</summary>
     public async Task StopAsync()
@@ -174,6 +277,7 @@ public sealed class HttpSource : ISource
     private async Task HandleAsync(HttpContext context)
     {
         var request = context.Request;
+        var transport = request.IsHttps ? Transport.Https : Transport.Http;
         var peer = new IPEndPoint(context.Connection.RemoteIpAddress ?? IPAddress.None, context.Connection.RemotePort).ToString();
         if (request.ContentLength > _options.MaxBodyBytes)
         {
@@ -183,7 +287,7 @@ public sealed class HttpSource : ISource
         }
 
         var mediaType = MediaTypeHeaderValue.TryParse(request.ContentType, out var contentType) ? contentType.MediaType.Value : "text/plain";
-        Func<ReadOnlySequence<byte>, string, List<IngestItem>>? read = mediaType?.ToLowerInvariant() switch
+        Func<ReadOnlySequence<byte>, Transport, string, List<IngestItem>>? read = mediaType?.ToLowerInvariant() switch
         {
             "text/plain" => _reader.ReadText,
             "application/x-ndjson" => _reader.ReadNdjson,
@@ -204,7 +308,7 @@ public sealed class HttpSource : ISource
         {
             Interlocked.Add(ref _bodyBytesInFlight, -reserved);
             Limits.RequestRefused();
-            _badInput.Report(BodiesInFlight, Transport.Http, peer,
+            _badInput.Report(BodiesInFlight, transport, peer,
                 $"request bodies in flight hold their most ({_options.MaxBodyBytesInFlight} bytes): answered 503 before reading this one");
             context.Response.Headers.RetryAfter = RetryAfter;
             await AnswerUnreadAsync(context, StatusCodes.Status503ServiceUnavailable,
@@ -225,7 +329,7 @@ public sealed class HttpSource : ISource
 
             try
             {
-                items = read(result.Buffer, peer);
+                items = read(result.Buffer, transport, peer);
             }
             finally
             {
@@ -243,27 +347,27 @@ public sealed class HttpSource : ISource
             // The client closed its side or went away before the body was whole: nobody reads an answer, and nothing was
             // taken. Kestrel ends such a connection quietly when the exception reaches it; a handler that answers or
             // returns instead leaves Kestrel's reader mid-read, and it logs a warning for the connection.
-            _badInput.Report(AbortedRequest, Transport.Http, peer, "the client closed the connection before the body was whole; nothing was taken");
+            _badInput.Report(AbortedRequest, transport, peer, "the client closed the connection before the body was whole; nothing was taken");
             throw;
         }
         catch (BadHttpRequestException ex)
         {
             // Kestrel could not read the body (bad chunking, a body shorter than its Content-Length): its 4xx, said once a minute.
-            _badInput.Report(BadRequest, Transport.Http, peer, ex.Message);
+            _badInput.Report(BadRequest, transport, peer, ex.Message);
             await AnswerAsync(context, ex.StatusCode, $"the body cannot be read: {ex.Message}; nothing was taken").ConfigureAwait(false);
             return;
         }
         catch (IOException ex) when (!context.RequestAborted.IsCancellationRequested)
         {
             // A chunk size past what Kestrel can count comes wrapped in an IOException, not a BadHttpRequestException.
-            _badInput.Report(BadRequest, Transport.Http, peer, ex.Message);
+            _badInput.Report(BadRequest, transport, peer, ex.Message);
             await AnswerAsync(context, StatusCodes.Status400BadRequest, $"the body cannot be read: {ex.Message}; nothing was taken")
                 .ConfigureAwait(false);
             return;
         }
         catch (BadRequestException ex)
         {
-            _badInput.Report(BadRequest, Transport.Http, peer, ex.Message);
+            _badInput.Report(BadRequest, transport, peer, ex.Message);
             await AnswerAsync(context, StatusCodes.Status400BadRequest, ex.Message).ConfigureAwait(false);
             return;
         }
@@ -311,7 +415,7 @@ public sealed class HttpSource : ISource
         }
         else if (!_buffer.TryWriteAll(items))
         {
-            _badInput.Report(SourceWriter.BufferFull, Transport.Http, peer, "the buffer is full: answered 503, nothing of the request taken");
+            _badInput.Report(SourceWriter.BufferFull, transport, peer, "the buffer is full: answered 503, nothing of the request taken");
             context.Response.Headers.RetryAfter = RetryAfter;
             await AnswerAsync(context, StatusCodes.Status503ServiceUnavailable, "the buffer is full; nothing was taken, send it again later")
                 .ConfigureAwait(false);
@@ -333,7 +437,7 @@ public sealed class HttpSource : ISource
         {
             // The spill log's disk refused them (full, or out of descriptors) and rolled them back: none is kept, and
             // the sender may send them all again once it has room.
-            _badInput.Report(SourceWriter.BufferFull, Transport.Http, peer, "the spill log refused to write the request: answered 503, nothing of it kept");
+            _badInput.Report(SourceWriter.BufferFull, transport, peer, "the spill log refused to write the request: answered 503, nothing of it kept");
             context.Response.Headers.RetryAfter = RetryAfter;
             await AnswerAsync(context, StatusCodes.Status503ServiceUnavailable, "the messages could not be kept, nothing was taken: " + ex.Message)
                 .ConfigureAwait(false);

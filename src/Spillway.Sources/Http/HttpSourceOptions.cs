@@ -15,6 +15,11 @@ public sealed record HttpSourceOptions
     /// <summary>Endpoints to listen on (none turns the source off); port 0 picks a free port. <value>The default is 127.0.0.1:5515.</value></summary>
     public IReadOnlyList<IPEndPoint> Endpoints { get; init; } = [DefaultEndpoint];
 
+    /// <summary>
+    /// Endpoints to serve the same requests on over HTTPS, with the source's TLS credentials. <value>The default is none.</value>
+    /// </summary>
+    public IReadOnlyList<IPEndPoint> HttpsEndpoints { get; init; } = [];
+
     /// <summary>The largest request body; a larger one is answered 413. <value>The default is 4 MiB.</value></summary>
     public long MaxBodyBytes { get; init; } = DefaultMaxBodyBytes;
 
@@ -44,9 +49,9 @@ public sealed record HttpSourceOptions
     /// <summary>Throws <see cref="ArgumentException"/> naming the first value that is out of range.</summary>
     public void Validate()
     {
-        if (Endpoints is null)
+        if (Endpoints is null || HttpsEndpoints is null)
         {
-            throw new ArgumentException("The endpoint list is missing.", nameof(Endpoints));
+            throw new ArgumentException("An endpoint list is missing.", Endpoints is null ? nameof(Endpoints) : nameof(HttpsEndpoints));
         }
 
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxBodyBytes, 1, nameof(MaxBodyBytes));

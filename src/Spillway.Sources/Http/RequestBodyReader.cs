@@ -8,13 +8,13 @@ using Spillway.Messages;
 namespace Spillway.Http;
 
 /// <summary>
-/// Turns a request body into items. Text bodies go through the same framer and decoder as TCP (one message per
+/// Turns a request body into items (of <see cref="Transport.Http"/> or <see cref="Transport.Https"/>, as it came). Text bodies go through the same framer and decoder as TCP (one message per
 /// line, octet counting accepted, syslog parsed, bad lines kept as rejects); JSON bodies are objects with a
 /// <c>message</c> and optional syslog fields, and a body that is not such JSON is refused whole.
 /// </summary>
 internal sealed class RequestBodyReader(FrameDecoder decoder, BadInputLog badInput, TimeProvider time, int maxMessageBytes)
 {
-    public List<IngestItem> ReadText(ReadOnlySequence<byte> body, string peer)
+    public List<IngestItem> ReadText(ReadOnlySequence<byte> body, Transport transport, string peer)
     {
         var items = new List<IngestItem>();
         var framer = new Framer(maxMessageBytes);
@@ -23,8 +23,8 @@ internal sealed class RequestBodyReader(FrameDecoder decoder, BadInputLog badInp
             // A body's last line needs no LF: what the framer calls a truncated line is a whole one here. A
             // truncated octet-counted frame is still truncated.
             var item = frame is { Kind: FrameKind.Truncated, IsOctetCounted: false }
-                ? decoder.Decode(frame.Payload.IsSingleSegment ? frame.Payload.FirstSpan : frame.Payload.ToArray(), Transport.Http, peer, maxMessageBytes)
-                : decoder.Decode(frame, Transport.Http, peer, maxMessageBytes);
+                ? decoder.Decode(frame.Payload.IsSingleSegment ? frame.Payload.FirstSpan : frame.Payload.ToArray(), transport, peer, maxMessageBytes)
+                : decoder.Decode(frame, transport, peer, maxMessageBytes);
             if (item is not null)
             {
                 items.Add(item);
@@ -34,7 +34,7 @@ internal sealed class RequestBodyReader(FrameDecoder decoder, BadInputLog badInp
         return items;
     }
 
-    public List<IngestItem> ReadNdjson(ReadOnlySequence<byte> body, string peer)
+    public List<IngestItem> ReadNdjson(ReadOnlySequence<byte> body, Transport transport, string peer)
     {
         var items = new List<IngestItem>();
         var reader = new SequenceReader<byte>(body);
@@ -53,22 +53,22 @@ internal sealed class RequestBodyReader(FrameDecoder decoder, BadInputLog badInp
                 continue;
             }
 
-            items.Add(ToItem(Deserialize(text, HttpJsonContext.Web.JsonMessage, $"line {line}"), $"line {line}", peer));
+            items.Add(ToItem(Deserialize(text, HttpJsonContext.Web.JsonMessage, $"line {line}"), $"line {line}", transport, peer));
         }
 
         return items;
     }
 
-    public List<IngestItem> ReadJson(ReadOnlySequence<byte> body, string peer)
+    public List<IngestItem> ReadJson(ReadOnlySequence<byte> body, Transport transport, string peer)
     {
         var first = FirstNonBlank(body);
         if (first == (byte)'[')
         {
             var array = Deserialize(body, HttpJsonContext.Web.JsonMessageArray, "the body") ?? [];
-            return [.. array.Select((m, i) => ToItem(m, $"element {i}", peer))];
+            return [.. array.Select((m, i) => ToItem(m, $"element {i}", transport, peer))];
         }
 
-        return [ToItem(Deserialize(body, HttpJsonContext.Web.JsonMessage, "the body"), "the body", peer)];
+        return [ToItem(Deserialize(body, HttpJsonContext.Web.JsonMessage, "the body"), "the body", transport, peer)];
     }
 
     /// <summary>
@@ -106,7 +106,7 @@ internal sealed class RequestBodyReader(FrameDecoder decoder, BadInputLog badInp
         return value;
     }
 
-    private IngestItem ToItem(JsonMessage? json, string where, string peer)
+    private IngestItem ToItem(JsonMessage? json, string where, Transport transport, string peer)
     {
         if (json is null)
         {
@@ -129,11 +129,11 @@ internal sealed class RequestBodyReader(FrameDecoder decoder, BadInputLog badInp
         {
             var raw = Encoding.UTF8.GetBytes(json.Message)[..maxMessageBytes];
             var detail = $"a message of {size} bytes is longer than the limit of {maxMessageBytes} bytes; its first {maxMessageBytes} bytes are kept";
-            badInput.Report(RejectReason.Oversize, Transport.Http, peer, detail);
-            return new Reject(receivedAt, Transport.Http, peer, RejectReason.Oversize, raw, detail);
+            badInput.Report(RejectReason.Oversize, transport, peer, detail);
+            return new Reject(receivedAt, transport, peer, RejectReason.Oversize, raw, detail);
         }
 
-        return new Message(receivedAt, Transport.Http, peer, json.Message, size)
+        return new Message(receivedAt, transport, peer, json.Message, size)
         {
             Facility = json.Facility,
             Severity = json.Severity,

@@ -1,24 +1,31 @@
 using System.IO.Pipelines;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using Microsoft.Extensions.Logging;
 using Spillway.Diagnostics;
 using Spillway.Framing;
 using Spillway.Messages;
 using Spillway.Pipeline;
+using Spillway.Tls;
 
 namespace Spillway.Tcp;
 
 /// <summary>
-/// One accepted connection: a fill loop moves socket bytes into a pipe, a read loop frames them and writes the
-/// items into the buffer. When the buffer is full (and the policy is to wait) the read loop waits, the pipe fills and pauses the fill loop,
-/// the socket is no longer read, and TCP's window closes on the sender: backpressure with nothing dropped.
+/// One accepted connection: a fill loop moves the stream's bytes (the socket's, or under TLS the decrypted ones) into a
+/// pipe, a read loop frames them and writes the items into the buffer. When the buffer is full (and the policy is to
+/// wait) the read loop waits, the pipe fills and pauses the fill loop, the socket is no longer read, and TCP's window
+/// closes on the sender: backpressure with nothing dropped.
 /// </summary>
-internal sealed class TcpConnection
+internal sealed class TcpConnection : IAsyncDisposable
 {
     /// <summary>The reason a connection closed for idleness is logged under.</summary>
     public const string IdleTimeoutReason = "idle-timeout";
 
     private const int ReadSize = 16 * 1024;
+
+    // Every TLS connection opens with a handshake record (RFC 8446, 5.1): its first byte is the content type 22.
+    private const byte TlsHandshakeRecord = 0x16;
 
     private readonly Socket _socket;
     private readonly SourceWriter _writer;
@@ -31,10 +38,13 @@ internal sealed class TcpConnection
     private readonly TimeSpan _idleTimeout;
     private readonly SourceLimitCounters _limits;
     private readonly BadInputLog _badInput;
+    private readonly TlsCredentialStore? _tls;
+    private readonly Transport _transport;
+    private Stream _stream;
 
     public TcpConnection(
         Socket socket, SourceWriter writer, FrameDecoder decoder, TcpSourceOptions options, TimeProvider time, ILogger logger,
-        SourceLimitCounters limits, BadInputLog badInput)
+        SourceLimitCounters limits, BadInputLog badInput, TlsCredentialStore? tls)
     {
         _idleTimeout = options.IdleTimeout;
         _limits = limits;
@@ -47,23 +57,34 @@ internal sealed class TcpConnection
         _stopQuietPeriod = options.StopQuietPeriod;
         _time = time;
         _logger = logger;
+        _tls = tls;
+        _transport = tls is null ? Transport.Tcp : Transport.Tls;
+        _stream = new NetworkStream(socket, ownsSocket: true);
         Peer = socket.RemoteEndPoint?.ToString() ?? "unknown";
     }
 
     public string Peer { get; }
+
+    /// <summary>Under mutual TLS, the subject of the client's certificate once the handshake is done.</summary>
+    public string? ClientSubject { get; private set; }
 
     /// <summary>Runs the connection until the peer closes it, <paramref name="stop"/> is signalled, or <paramref name="abort"/>.</summary>
     /// <param name="stop">Stop: read what the sender still sends until it closes or falls quiet, finish the frames in hand, close.</param>
     /// <param name="abort">Give up at once: items not yet in the buffer are not accepted.</param>
     public async Task RunAsync(CancellationToken stop, CancellationToken abort)
     {
-        // The pipe must hold a whole frame plus one read, or a frame larger than the pause threshold would deadlock.
-        var pause = _framer.MaxMessageBytes + 4L * ReadSize;
-        var pipe = new Pipe(new PipeOptions(
-            pauseWriterThreshold: pause, resumeWriterThreshold: pause / 2, minimumSegmentSize: ReadSize, useSynchronizationContext: false));
-        Log.ConnectionOpened(_logger, Peer);
         try
         {
+            if (_tls is not null && !await HandshakeAsync(_tls, stop).ConfigureAwait(false))
+            {
+                return;
+            }
+
+            // The pipe must hold a whole frame plus one read, or a frame larger than the pause threshold would deadlock.
+            var pause = _framer.MaxMessageBytes + 4L * ReadSize;
+            var pipe = new Pipe(new PipeOptions(
+                pauseWriterThreshold: pause, resumeWriterThreshold: pause / 2, minimumSegmentSize: ReadSize, useSynchronizationContext: false));
+            Log.ConnectionOpened(_logger, Peer);
             await Task.WhenAll(FillAsync(pipe.Writer, stop), ReadAsync(pipe.Reader, abort)).ConfigureAwait(false);
             Log.ConnectionClosed(_logger, Peer);
         }
@@ -77,7 +98,63 @@ internal sealed class TcpConnection
         }
         finally
         {
-            _socket.Dispose();
+            await DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Closes the connection (the TLS stream and the socket under it); <see cref="RunAsync"/> does when it ends.</summary>
+    public ValueTask DisposeAsync() => _stream.DisposeAsync();
+
+    /// <summary>
+    /// The server side of the TLS handshake, within the handshake timeout. False when it was refused (counted by reason
+    /// and said once a minute per reason), timed out, or the service is stopping: the connection is then closed.
+    /// </summary>
+    private async Task<bool> HandshakeAsync(TlsCredentialStore tls, CancellationToken stop)
+    {
+        var handshake = new TlsHandshake((reason, detail) =>
+        {
+            _limits.HandshakeRefused(reason);
+            _badInput.Report(reason, _transport, Peer, detail);
+        });
+        using var timeout = new CancellationTokenSource(tls.Options.HandshakeTimeout, _time);
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(stop, timeout.Token);
+        try
+        {
+            // A look at the first byte, left in the socket: a plain-text sender on the TLS port is told apart from a bad handshake.
+            var first = new byte[1];
+            if (await _socket.ReceiveAsync(first, SocketFlags.Peek, either.Token).ConfigureAwait(false) == 0)
+            {
+                return false; // connected and closed without a word: nothing to refuse
+            }
+
+            if (first[0] != TlsHandshakeRecord)
+            {
+                handshake.Refuse(TlsHandshake.NotTls, $"the connection opened with 0x{first[0]:x2}, not a TLS handshake: plain text on the TLS port? Closed");
+                return false;
+            }
+
+            var ssl = new SslStream(_stream, leaveInnerStreamOpen: false);
+            _stream = ssl;
+            await ssl.AuthenticateAsServerAsync(
+                (_, hello, _, _) => ValueTask.FromResult(handshake.Options(tls.Current, tls.Options.AllowedPeers, hello)),
+                null, either.Token).ConfigureAwait(false);
+            ClientSubject = handshake.ClientSubject;
+            return true;
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !stop.IsCancellationRequested)
+        {
+            handshake.Refuse(TlsHandshake.Timeout,
+                $"the handshake was not done within {tls.Options.HandshakeTimeout.TotalSeconds:0.###} s of connecting: closed");
+            return false;
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            return false; // stopping: a connection that had sent nothing yet holds nothing to read
+        }
+        catch (Exception ex) when (ex is AuthenticationException or IOException or SocketException)
+        {
+            handshake.Refuse(TlsHandshake.Failed, $"the TLS handshake failed: {(ex.InnerException ?? ex).Message}");
+            return false;
         }
     }
 
@@ -98,7 +175,7 @@ internal sealed class TcpConnection
                     }
 
                     var memory = writer.GetMemory(ReadSize);
-                    read = await _socket.ReceiveAsync(memory, SocketFlags.None, stop).ConfigureAwait(false);
+                    read = await _stream.ReadAsync(memory, stop).ConfigureAwait(false);
                     drained = read < memory.Length;
                 }
                 catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -113,10 +190,11 @@ internal sealed class TcpConnection
                 }
             }
         }
-        catch (SocketException ex)
+        catch (IOException ex)
         {
-            // A reset is the peer's doing, not a fault here: what arrived is kept and a partial frame becomes a reject.
-            Log.ConnectionReset(_logger, Peer, ex.SocketErrorCode);
+            // A reset (or under TLS a broken record) is the peer's doing, not a fault here: what arrived is kept and a
+            // partial frame becomes a reject.
+            Log.ConnectionReset(_logger, Peer, ex.InnerException is SocketException socket ? socket.SocketErrorCode.ToString() : ex.Message);
         }
         finally
         {
@@ -132,7 +210,7 @@ internal sealed class TcpConnection
     {
         if (_idleTimeout == TimeSpan.Zero)
         {
-            await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, stop).ConfigureAwait(false);
+            await _stream.ReadAsync(Memory<byte>.Empty, stop).ConfigureAwait(false);
             return true;
         }
 
@@ -140,13 +218,13 @@ internal sealed class TcpConnection
         using var either = CancellationTokenSource.CreateLinkedTokenSource(stop, idle.Token);
         try
         {
-            await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, either.Token).ConfigureAwait(false);
+            await _stream.ReadAsync(Memory<byte>.Empty, either.Token).ConfigureAwait(false);
             return true;
         }
         catch (OperationCanceledException) when (idle.IsCancellationRequested && !stop.IsCancellationRequested)
         {
             _limits.ClosedIdle();
-            _badInput.Report(IdleTimeoutReason, Transport.Tcp, Peer, $"nothing received for {_idleTimeout.TotalSeconds:0.###} s: closed");
+            _badInput.Report(IdleTimeoutReason, _transport, Peer, $"nothing received for {_idleTimeout.TotalSeconds:0.###} s: closed");
             return false;
         }
     }
@@ -172,7 +250,7 @@ internal sealed class TcpConnection
             int read;
             try
             {
-                read = await _socket.ReceiveAsync(writer.GetMemory(ReadSize), SocketFlags.None, quiet.Token).ConfigureAwait(false);
+                read = await _stream.ReadAsync(writer.GetMemory(ReadSize), quiet.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (quiet.IsCancellationRequested)
             {
@@ -206,7 +284,7 @@ internal sealed class TcpConnection
                 {
                     while (_framer.TryRead(ref buffer, result.IsCompleted, out var frame))
                     {
-                        if (_decoder.Decode(frame, Transport.Tcp, Peer, _framer.MaxMessageBytes) is { } item)
+                        if (_decoder.Decode(frame, _transport, Peer, _framer.MaxMessageBytes) is { } item)
                         {
                             await _writer.WriteAsync(item, Peer, abort).ConfigureAwait(false);
                         }

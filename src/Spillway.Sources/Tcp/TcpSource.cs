@@ -5,11 +5,13 @@ using Microsoft.Extensions.Logging;
 using Spillway.Diagnostics;
 using Spillway.Messages;
 using Spillway.Pipeline;
+using Spillway.Tls;
 
 namespace Spillway.Tcp;
 
 /// <summary>
-/// Listens on TCP endpoints and feeds every connection's frames into the buffer. Stopping closes the listeners at
+/// Listens on TCP endpoints, plain or in TLS (RFC 5425: the same framings inside the TLS stream), and feeds every
+/// connection's frames into the buffer. Stopping closes the listeners at
 /// once; each open connection is read until its sender closes it or falls quiet (at most
 /// <see cref="TcpSourceOptions.StopReadTimeout"/>), its frames are finished, and stopping returns once every
 /// connection has handed its last item to the buffer.
@@ -18,16 +20,23 @@ public sealed class TcpSource : SocketSource
 {
     private readonly TcpSourceOptions _options;
     private readonly ILogger _logger;
+    private readonly TlsCredentialStore? _tls;
     private readonly ConcurrentDictionary<TcpConnection, Task> _connections = new();
 
     /// <summary>Creates the source; <see cref="SocketSource.Start"/> binds it.</summary>
-    public TcpSource(TcpSourceOptions options, SourcePipeline pipeline, ILogger<TcpSource> logger)
-        : base(Transport.Tcp, options?.Endpoints ?? throw new ArgumentNullException(nameof(options)), options.WhenFull, pipeline)
+    /// <param name="options">Where to listen and the connection limits.</param>
+    /// <param name="pipeline">The buffer and decoder the messages go through.</param>
+    /// <param name="logger">Where the connections log.</param>
+    /// <param name="tls">The credentials of syslog over TLS (source <c>tls</c>); null for plain TCP (source <c>tcp</c>).</param>
+    public TcpSource(TcpSourceOptions options, SourcePipeline pipeline, ILogger<TcpSource> logger, TlsCredentialStore? tls = null)
+        : base(tls is null ? Transport.Tcp : Transport.Tls, options?.Endpoints ?? throw new ArgumentNullException(nameof(options)),
+            options.WhenFull, pipeline)
     {
         ArgumentNullException.ThrowIfNull(logger);
         options.Validate();
         _options = options;
         _logger = logger;
+        _tls = tls;
     }
 
     /// <summary>The reason a connection closed at the listener's limit is logged under.</summary>
@@ -124,7 +133,7 @@ public sealed class TcpSource : SocketSource
             }
 
             socket.NoDelay = true;
-            var connection = new TcpConnection(socket, Writer, Decoder, _options, Time, _logger, Limits, BadInput);
+            var connection = new TcpConnection(socket, Writer, Decoder, _options, Time, _logger, Limits, BadInput, _tls);
             var run = RunConnectionAsync(connection);
             _connections.TryAdd(connection, run);
             if (run.IsCompleted)
