@@ -36,4 +36,8 @@ internal static partial class Log
     [LoggerMessage(EventId = EventIds.TlsReloadFailed, Level = LogLevel.Error,
         Message = "TLS ({Cause}): the files do not load, so handshakes go on presenting the {Credentials}; tried again when a file changes or on SIGHUP: {Error}")]
     public static partial void TlsReloadFailed(ILogger logger, string cause, string error, Tls.TlsCredentials credentials);
+
+    [LoggerMessage(EventId = EventIds.TlsWatchFailed, Level = LogLevel.Warning,
+        Message = "TLS: watching {Directory} for new certificate files failed; SIGHUP still reloads them")]
+    public static partial void TlsWatchFailed(ILogger logger, Exception exception, string directory);
 }

@@ -49,6 +49,6 @@ public sealed class DiagnosticsTests
     public void Names_are_the_ones_stored_in_the_database()
     {
         Assert.Equal(["oversize", "invalid-utf8", "truncated", "refused-by-db"], RejectReasonNames.All.Select(r => r.ToName()));
-        Assert.Equal(["tcp", "udp", "http"], Enum.GetValues<Transport>().Select(t => t.ToName()));
+        Assert.Equal(["tcp", "udp", "http", "tls", "https"], Enum.GetValues<Transport>().Select(t => t.ToName()));
     }
 }

@@ -35,10 +35,14 @@ public sealed class PipelineMetricsTests : IDisposable
         _stats.OnBlank(Transport.Http);
         _stats.OnCommitted(2, [TestItems.Reject(RejectReason.InvalidUtf8)]);
 
-        Assert.Equal(new Dictionary<string, long> { ["tcp"] = 2, ["udp"] = 2, ["http"] = 0 }, Observe("spillway.messages.received", "source"));
-        Assert.Equal(new Dictionary<string, long> { ["tcp"] = 30, ["udp"] = 12, ["http"] = 0 }, Observe("spillway.received.bytes", "source"));
-        Assert.Equal(new Dictionary<string, long> { ["tcp"] = 0, ["udp"] = 1, ["http"] = 0 }, Observe("spillway.messages.dropped", "source"));
-        Assert.Equal(new Dictionary<string, long> { ["tcp"] = 0, ["udp"] = 0, ["http"] = 1 }, Observe("spillway.messages.blank", "source"));
+        Assert.Equal(new Dictionary<string, long> { ["tcp"] = 2, ["udp"] = 2, ["http"] = 0, ["tls"] = 0, ["https"] = 0 },
+            Observe("spillway.messages.received", "source"));
+        Assert.Equal(new Dictionary<string, long> { ["tcp"] = 30, ["udp"] = 12, ["http"] = 0, ["tls"] = 0, ["https"] = 0 },
+            Observe("spillway.received.bytes", "source"));
+        Assert.Equal(new Dictionary<string, long> { ["tcp"] = 0, ["udp"] = 1, ["http"] = 0, ["tls"] = 0, ["https"] = 0 },
+            Observe("spillway.messages.dropped", "source"));
+        Assert.Equal(new Dictionary<string, long> { ["tcp"] = 0, ["udp"] = 0, ["http"] = 1, ["tls"] = 0, ["https"] = 0 },
+            Observe("spillway.messages.blank", "source"));
         Assert.Equal(1, Observe("spillway.messages.rejected", "reason")["invalid-utf8"]);
         Assert.Equal(0, Observe("spillway.messages.rejected", "reason")["oversize"]);
         Assert.Equal(2, Observe("spillway.messages.stored")[""]);

@@ -54,6 +54,12 @@ public sealed class TlsTests
             ["tls/peer-not-allowed"] = 1, ["tls/not-tls"] = 1, ["https/no-client-certificate"] = 1,
         }, refused);
 
+        // The TLS metrics served are those the operator's list gives.
+        var served = (await client.GetStringAsync(new Uri($"http://{http}/metrics"), Ct)).Split('\n')
+            .Select(l => System.Text.RegularExpressions.Regex.Match(l, "^(spillway_tls_[a-z_]+)[{ ]"))
+            .Where(m => m.Success).Select(m => m.Groups[1].Value).ToHashSet();
+        Assert.Equal(ObservabilityTests.Documented().Where(n => n.StartsWith("spillway_tls_", StringComparison.Ordinal)).Order(), served.Order());
+
         await Eventually.Until(() => workspace.Count("messages") >= 3, "the three messages served");
         serve.Signal(SpillwayProcess.Sigterm);
         Assert.Equal(0, await serve.WaitForExitAsync());

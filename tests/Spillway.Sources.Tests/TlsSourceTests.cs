@@ -80,6 +80,19 @@ public sealed class TlsSourceTests
     }
 
     [Fact]
+    public async Task A_client_that_connects_and_never_starts_the_handshake_is_closed_at_the_timeout_and_counted()
+    {
+        using var certificates = new TestCertificates();
+        using var tls = Store(certificates, o => o with { HandshakeTimeout = TimeSpan.FromMilliseconds(200) });
+        await using var harness = SourceHarness.StartTls(tls);
+        using var silent = await harness.ConnectAsync();
+        Assert.Equal(0, await ReadToCloseAsync(silent, new byte[1]));
+        await Eventually.Until(() => harness.TcpLimits.HandshakesRefused.GetValueOrDefault(TlsHandshake.Timeout) == 1, "the timeout to be counted");
+        await harness.StopAsync();
+        Assert.Equal(0, harness.Stats.Accepted);
+    }
+
+    [Fact]
     public async Task Mutual_tls_lets_in_an_allowed_peer_and_counts_each_refusal_by_its_reason()
     {
         using var certificates = new TestCertificates();

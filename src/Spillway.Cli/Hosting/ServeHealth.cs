@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Spillway.Messages;
@@ -86,7 +87,8 @@ internal sealed class TlsHealthCheck(TlsCredentialStore store, TimeProvider time
         return Task.FromResult(failure is not null
             ? HealthCheckResult.Degraded($"the TLS files do not load (the certificate loaded before is served meanwhile): {failure.Error}", data: data)
             : expiring.Item2 is { } expires
-                ? HealthCheckResult.Degraded($"the TLS {expiring.Item1} expires on {expires.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss'Z'}: replace the file", data: data)
+                ? HealthCheckResult.Degraded(string.Create(CultureInfo.InvariantCulture,
+                    $"the TLS {expiring.Item1} expires on {expires.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss'Z'}: replace the file"), data: data)
                 : HealthCheckResult.Healthy("TLS credentials in force", data));
     }
 }

@@ -29,6 +29,7 @@ public static class EventIds
     public const int TlsLoaded = 2010;
     public const int TlsReloadFailed = 2011;
     public const int TlsReloadRequested = 2012;
+    public const int TlsWatchFailed = 2013;
 
     // 3xxx: writers and sinks
     public const int BatchWriteFailed = 3001;

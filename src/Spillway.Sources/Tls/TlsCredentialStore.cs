@@ -64,6 +64,7 @@ public sealed class TlsCredentialStore : IDisposable
             watcher.Created += OnChanged;
             watcher.Deleted += OnChanged;
             watcher.Renamed += OnChanged;
+            watcher.Error += (_, e) => Log.TlsWatchFailed(_logger, e.GetException(), directory); // such as inotify's watch limit
             watcher.EnableRaisingEvents = true;
             _watchers.Add(watcher);
         }
