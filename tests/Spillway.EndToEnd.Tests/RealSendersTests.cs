@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using Spillway.Testing;
 
@@ -114,27 +113,7 @@ public sealed class RealSendersTests
 
     private static async Task RunAsync(string program, string[] args)
     {
-        var start = new ProcessStartInfo(program) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        Process process;
-        try
-        {
-            process = Process.Start(start)!;
-        }
-        catch (System.ComponentModel.Win32Exception ex)
-        {
-            throw new InvalidOperationException($"'{program}' is needed for this test and could not be run (./test.sh installs it): {ex.Message}", ex);
-        }
-
-        using (process)
-        {
-            var error = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
-            await process.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(TestTimeouts.Wait);
-            Assert.True(process.ExitCode == 0, $"{program} {string.Join(' ', args)} exited {process.ExitCode}: {await error}");
-        }
+        var (exitCode, output) = await Tools.RunAsync(program, args);
+        Assert.True(exitCode == 0, $"{program} {string.Join(' ', args)} exited {exitCode}: {output}");
     }
 }
