@@ -346,6 +346,16 @@ public sealed class PostgresSink : ISink
             var messagesKind = await KindAsync(connection, _prefix + "messages", cancellationToken).ConfigureAwait(false);
             var rejectsKind = await KindAsync(connection, _prefix + "rejects", cancellationToken).ConfigureAwait(false);
             var sql = (messagesKind is null ? MessagesTable() + "\n" : "") + (rejectsKind is null ? RejectsTable() + "\n" : "") + Schema();
+            foreach (var table in new[] { _prefix + "messages", _prefix + "rejects" })
+            {
+                // A table of an earlier version gets the columns added since; asked first, since ALTER TABLE takes the
+                // table's strongest lock even when there is nothing to add, and would wait for every writer's COPY.
+                if (!await HasColumnAsync(connection, table, "client", cancellationToken).ConfigureAwait(false))
+                {
+                    sql += $"\nALTER TABLE \"{table}\" ADD COLUMN IF NOT EXISTS client text;";
+                }
+            }
+
             await using (var command = new NpgsqlCommand(sql, connection, transaction))
             {
                 await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
@@ -361,6 +371,17 @@ public sealed class PostgresSink : ISink
         await _rejectDays.LoadAsync(connection, cancellationToken).ConfigureAwait(false);
 
         await MaintainPartitionsAsync(connection, cutoff: null, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Whether the table has the column; true when there is no such table yet (it is made with it).</summary>
+    private static async Task<bool> HasColumnAsync(NpgsqlConnection connection, string table, string column, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(
+            "SELECT to_regclass(quote_ident($1)) IS NULL OR EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass(quote_ident($1)) " +
+            "AND attname = $2 AND NOT attisdropped)", connection);
+        command.Parameters.AddWithValue(table);
+        command.Parameters.AddWithValue(column);
+        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is true;
     }
 
     /// <summary>The table's <c>relkind</c> (<c>p</c> partitioned, <c>r</c> plain), or null when there is none.</summary>
@@ -394,6 +415,7 @@ public sealed class PostgresSink : ISink
             msg_id          text,
             structured_data text,
             message         text        NOT NULL,
+            client          text,
             PRIMARY KEY (id, received_at)
         ) PARTITION BY RANGE (received_at);
         ALTER SEQUENCE "{_prefix}messages_ids" OWNED BY {_messages}.id;
@@ -410,6 +432,7 @@ public sealed class PostgresSink : ISink
             reason      text        NOT NULL,
             detail      text,
             raw         bytea       NOT NULL,
+            client      text,
             PRIMARY KEY (id, received_at)
         ) PARTITION BY RANGE (received_at);
         ALTER SEQUENCE "{_prefix}rejects_ids" OWNED BY {_rejects}.id;
@@ -434,7 +457,7 @@ public sealed class PostgresSink : ISink
         foreach (var m in messages)
         {
             var holdsNul = m.Utf8Text.Span.Contains((byte)0) || HasNul(m.Hostname) || HasNul(m.AppName) || HasNul(m.ProcId)
-                || HasNul(m.MsgId) || HasNul(m.StructuredData) || m.Peer.Contains('\0', StringComparison.Ordinal);
+                || HasNul(m.MsgId) || HasNul(m.StructuredData) || HasNul(m.Client) || m.Peer.Contains('\0', StringComparison.Ordinal);
             if (holdsNul)
             {
                 refused.Add((m, NulReason));
@@ -459,7 +482,8 @@ public sealed class PostgresSink : ISink
 
         await using var copy = await connection.BeginBinaryImportAsync(
             $"""
-            COPY {_messages} (received_at, source, peer, facility, severity, "timestamp", hostname, app_name, proc_id, msg_id, structured_data, message)
+            COPY {_messages} (received_at, source, peer, facility, severity, "timestamp", hostname, app_name, proc_id, msg_id, structured_data, message,
+                              client)
             FROM STDIN (FORMAT BINARY)
             """, cancellationToken).ConfigureAwait(false);
         foreach (var m in messages)
@@ -485,6 +509,7 @@ public sealed class PostgresSink : ISink
             await WriteAsync(copy, m.MsgId, cancellationToken).ConfigureAwait(false);
             await WriteAsync(copy, m.StructuredData, cancellationToken).ConfigureAwait(false);
             await copy.WriteAsync(m.Utf8Text, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false); // UTF-8 as held: no string
+            await WriteAsync(copy, m.Client, cancellationToken).ConfigureAwait(false);
         }
 
         // Disposing a COPY that was not completed rolls it back: completing it is what sends the rows.
@@ -500,16 +525,16 @@ public sealed class PostgresSink : ISink
         }
 
         await using var copy = await connection.BeginBinaryImportAsync(
-            $"COPY {_rejects} (received_at, source, peer, reason, detail, raw) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false);
+            $"COPY {_rejects} (received_at, source, peer, reason, detail, raw, client) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false);
         foreach (var r in rejects)
         {
-            await WriteRejectAsync(copy, r.ReceivedAt, r.Transport, r.Peer, r.Reason, r.Detail, r.Raw, cancellationToken).ConfigureAwait(false);
+            await WriteRejectAsync(copy, r.ReceivedAt, r.Transport, r.Peer, r.Reason, r.Detail, r.Raw, r.Client, cancellationToken).ConfigureAwait(false);
         }
 
         foreach (var (m, reason) in refused)
         {
             await WriteRejectAsync(copy, m.ReceivedAt, m.Transport, m.Peer.Replace("\0", "", StringComparison.Ordinal), RejectReason.RefusedByDb,
-                reason, m.Utf8Text.ToArray(), cancellationToken).ConfigureAwait(false);
+                reason, m.Utf8Text.ToArray(), m.Client?.Replace("\0", "", StringComparison.Ordinal), cancellationToken).ConfigureAwait(false);
         }
 
         await copy.CompleteAsync(cancellationToken).ConfigureAwait(false);
@@ -517,7 +542,7 @@ public sealed class PostgresSink : ISink
 
     private static async Task WriteRejectAsync(
         NpgsqlBinaryImporter copy, DateTimeOffset receivedAt, Transport transport, string peer, RejectReason reason, string? detail, byte[] raw,
-        CancellationToken cancellationToken)
+        string? client, CancellationToken cancellationToken)
     {
         await copy.StartRowAsync(cancellationToken).ConfigureAwait(false);
         await copy.WriteAsync(receivedAt.ToUniversalTime(), NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
@@ -526,6 +551,7 @@ public sealed class PostgresSink : ISink
         await copy.WriteAsync(reason.ToName(), NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
         await WriteAsync(copy, detail?.Replace("\0", "", StringComparison.Ordinal), cancellationToken).ConfigureAwait(false);
         await copy.WriteAsync(raw, NpgsqlDbType.Bytea, cancellationToken).ConfigureAwait(false);
+        await WriteAsync(copy, client, cancellationToken).ConfigureAwait(false);
     }
 
     private static Task WriteAsync(NpgsqlBinaryImporter copy, string? value, CancellationToken cancellationToken) =>

@@ -21,8 +21,8 @@ internal sealed class MessageInsert : IDisposable
     /// <summary>The statement; its parameters are numbered in the order <see cref="Insert"/> binds them.</summary>
     public const string Sql = """
         INSERT INTO messages (received_at, source, peer, facility, severity, timestamp, hostname, app_name, proc_id, msg_id,
-                              structured_data, message)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                              structured_data, message, client)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
         """;
 
     /// <summary>The length of a UTC time in the round-trip ("O") format, to the tick.</summary>
@@ -55,6 +55,7 @@ internal sealed class MessageInsert : IDisposable
             BindText(10, message.MsgId);
             BindText(11, message.StructuredData);
             BindUtf8(12, message.Utf8Text.Span);
+            BindText(13, message.Client);
             var rc = raw.sqlite3_step(_statement);
             if (rc != raw.SQLITE_DONE)
             {

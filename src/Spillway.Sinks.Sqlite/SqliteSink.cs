@@ -34,7 +34,8 @@ public sealed class SqliteSink : ISink
             proc_id         TEXT,
             msg_id          TEXT,
             structured_data TEXT,
-            message         TEXT    NOT NULL
+            message         TEXT    NOT NULL,
+            client          TEXT
         );
         CREATE TABLE IF NOT EXISTS batches (
             id           TEXT PRIMARY KEY,
@@ -48,13 +49,18 @@ public sealed class SqliteSink : ISink
             peer        TEXT    NOT NULL,
             reason      TEXT    NOT NULL,
             detail      TEXT,
-            raw         BLOB    NOT NULL
+            raw         BLOB    NOT NULL,
+            client      TEXT
         );
         """;
 
+    // The columns added since the first schema, which a table made before them gets at open: ALTER TABLE appends a
+    // column, so the tables made new list them last too, and both have the same columns in the same order.
+    private static readonly (string Table, string Column, string Type)[] AddedColumns = [("messages", "client", "TEXT"), ("rejects", "client", "TEXT")];
+
     private const string InsertReject = """
-        INSERT INTO rejects (received_at, source, peer, reason, detail, raw)
-        VALUES ($received_at, $source, $peer, $reason, $detail, $raw)
+        INSERT INTO rejects (received_at, source, peer, reason, detail, raw, client)
+        VALUES ($received_at, $source, $peer, $reason, $detail, $raw, $client)
         """;
 
     private const string FindBatch = "SELECT count(*) FROM batches WHERE id = $id";
@@ -307,6 +313,14 @@ public sealed class SqliteSink : ISink
 
             Execute(connection, $"PRAGMA synchronous = {_options.Synchronous.ToString().ToUpperInvariant()}");
             Execute(connection, Schema);
+            foreach (var (table, column, type) in AddedColumns)
+            {
+                if (Scalar(connection, $"SELECT count(*) FROM pragma_table_info('{table}') WHERE name = '{column}'") == "0")
+                {
+                    Execute(connection, $"ALTER TABLE {table} ADD COLUMN {column} {type}");
+                }
+            }
+
             Execute(connection, MessageIndex.Statements(_indexes, _options.Retention > TimeSpan.Zero));
             var incremental = Scalar(connection, "PRAGMA auto_vacuum") == "2";
             if (!incremental && checkIntegrity && (_options.Retention > TimeSpan.Zero || _options.MaxBytes > 0))
@@ -412,7 +426,7 @@ public sealed class SqliteSink : ISink
             (_insertBatch, _insert) = Prepare(connection, InsertBatch, "$id", "$committed_at");
             (_pruneBatches, _prune) = Prepare(connection, PruneBatches, "$cutoff", "$limit");
             _message = new MessageInsert(connection.Handle!);
-            (_reject, _r) = Prepare(connection, InsertReject, "$received_at", "$source", "$peer", "$reason", "$detail", "$raw");
+            (_reject, _r) = Prepare(connection, InsertReject, "$received_at", "$source", "$peer", "$reason", "$detail", "$raw", "$client");
             (_expireMessages, _expireM) = Prepare(connection, Expire("messages"), "$cutoff", "$limit");
             (_expireRejects, _expireR) = Prepare(connection, Expire("rejects"), "$cutoff", "$limit");
         }
@@ -531,6 +545,7 @@ public sealed class SqliteSink : ISink
                 _r[3].Value = r.Reason.ToName();
                 _r[4].Value = Nullable(r.Detail);
                 _r[5].Value = r.Raw;
+                _r[6].Value = Nullable(r.Client);
                 _reject.ExecuteNonQuery();
             }
 

@@ -9,6 +9,8 @@ namespace Spillway.Spill;
 /// <c>u32 payload length | u32 CRC-32C | u64 sequence number | payload</c>. The checksum covers the length, the
 /// sequence number and the payload, so a torn write, a flipped bit or a stray length is found before it is believed.
 /// The payload is one <see cref="IngestItem"/>: every field the sinks store, and the frame size the bounds count.
+/// <see cref="IngestItem.Client"/> comes last, and only when it is set: a record without it is the record of the
+/// versions before it, so a spill log written by either reads back in both (one with clients only in this one on).
 /// </summary>
 internal static class RecordCodec
 {
@@ -67,6 +69,11 @@ internal static class RecordCodec
                 break;
             default:
                 throw new ArgumentException($"Unknown item type {item.GetType().Name}.", nameof(item));
+        }
+
+        if (item.Client is { } client)
+        {
+            writer.String(client);
         }
 
         scratch = writer.Buffer;
@@ -152,6 +159,11 @@ internal static class RecordCodec
             else
             {
                 throw new InvalidDataException($"A record is of kind {kind}, which this version does not write.");
+            }
+
+            if (!reader.AtEnd)
+            {
+                item.Client = reader.String() ?? throw new InvalidDataException("A record's client is written as null.");
             }
 
             if (!reader.AtEnd)

@@ -118,6 +118,23 @@ public abstract class SinkContractTests
     }
 
     [Fact]
+    public async Task Who_sent_a_message_or_a_reject_is_stored_and_null_when_nobody_said()
+    {
+        var keyed = Raw("over https with a key");
+        keyed.Client = "billing-prod";
+        var reject = new Reject(At, Transport.Tls, "10.0.0.7:50514", RejectReason.InvalidUtf8, [0xff], "not UTF-8")
+        {
+            Client = "CN=relay1.example.com,O=Example",
+        };
+        await using var sink = CreateSink();
+        await sink.OpenAsync(Ct);
+        await sink.WriteAsync(BatchOf(keyed, Raw("plain"), reject), Ct);
+
+        Assert.Equal(["billing-prod", null], (await ReadMessagesAsync()).Select(m => m.Client));
+        Assert.Equal("CN=relay1.example.com,O=Example", Assert.Single(await ReadRejectsAsync()).Client);
+    }
+
+    [Fact]
     public async Task Rows_are_stored_in_batch_order_across_many_batches()
     {
         await using var sink = CreateSink();
@@ -319,10 +336,16 @@ public abstract class SinkContractTests
 
     public sealed record StoredMessage(
         DateTimeOffset ReceivedAt, string Source, string Peer, int? Facility, int? Severity, DateTimeOffset? Timestamp, string? Hostname,
-        string? AppName, string? ProcId, string? MsgId, string? StructuredData, string Message);
+        string? AppName, string? ProcId, string? MsgId, string? StructuredData, string Message)
+    {
+        /// <summary>The API key's name or the client certificate's subject; null from a plain listener.</summary>
+        public string? Client { get; init; }
+    }
 
     public sealed record StoredReject(DateTimeOffset ReceivedAt, string Source, string Peer, string Reason, string? Detail)
     {
         public byte[] Raw { get; init; } = [];
+
+        public string? Client { get; init; }
     }
 }

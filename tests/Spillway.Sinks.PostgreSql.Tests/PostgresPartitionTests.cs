@@ -103,10 +103,14 @@ public sealed class PostgresPartitionTests : IAsyncLifetime
 
         for (var i = 0; i < 3; i++)
         {
-            await sink.WriteAsync(TestItems.BatchOf(Message(Now, $"new {i}")), Ct); // a full chunk each time, until all 25 are gone
+            var message = Message(Now, $"new {i}");
+            message.Client = $"key-{i}"; // into the client column the open added to the table of before
+            await sink.WriteAsync(TestItems.BatchOf(message), Ct); // a full chunk each time, until all 25 are gone
         }
 
         Assert.Equal(["new 0", "new 1", "new 2"], await _database.ColumnAsync<string>("SELECT message FROM \"{p}messages\" ORDER BY id"));
+        Assert.Equal(["key-0", "key-1", "key-2"], await _database.ColumnAsync<string>("SELECT client FROM \"{p}messages\" ORDER BY id"));
+        Assert.Equal(0L, await _database.CountAsync("rejects", "client IS NOT NULL")); // fails with "no such column" unless it was added
         Assert.Equal(25, sink.Expired);
         Assert.Empty(await PartitionsAsync("messages"));
     }

@@ -32,7 +32,7 @@ public sealed class PostgresSinkContractTests : SinkContractTests, IAsyncLifetim
     protected override async Task<IReadOnlyList<StoredMessage>> ReadMessagesAsync()
     {
         await using var command = _database.DataSource.CreateCommand($"""
-            SELECT received_at, source, peer, facility, severity, "timestamp", hostname, app_name, proc_id, msg_id, structured_data, message
+            SELECT received_at, source, peer, facility, severity, "timestamp", hostname, app_name, proc_id, msg_id, structured_data, message, client
             FROM "{_database.Prefix}messages" ORDER BY id
             """);
         await using var reader = await command.ExecuteReaderAsync(Ct);
@@ -42,7 +42,10 @@ public sealed class PostgresSinkContractTests : SinkContractTests, IAsyncLifetim
             rows.Add(new StoredMessage(
                 reader.GetFieldValue<DateTimeOffset>(0), reader.GetString(1), reader.GetString(2), Nullable<short>(reader, 3), Nullable<short>(reader, 4),
                 reader.IsDBNull(5) ? null : reader.GetFieldValue<DateTimeOffset>(5), Text(reader, 6), Text(reader, 7), Text(reader, 8), Text(reader, 9),
-                Text(reader, 10), reader.GetString(11)));
+                Text(reader, 10), reader.GetString(11))
+            {
+                Client = Text(reader, 12),
+            });
         }
 
         return rows;
@@ -51,7 +54,7 @@ public sealed class PostgresSinkContractTests : SinkContractTests, IAsyncLifetim
     protected override async Task<IReadOnlyList<StoredReject>> ReadRejectsAsync()
     {
         await using var command = _database.DataSource.CreateCommand(
-            $"SELECT received_at, source, peer, reason, detail, raw FROM \"{_database.Prefix}rejects\" ORDER BY id");
+            $"SELECT received_at, source, peer, reason, detail, raw, client FROM \"{_database.Prefix}rejects\" ORDER BY id");
         await using var reader = await command.ExecuteReaderAsync(Ct);
         var rows = new List<StoredReject>();
         while (await reader.ReadAsync(Ct))
@@ -59,6 +62,7 @@ public sealed class PostgresSinkContractTests : SinkContractTests, IAsyncLifetim
             rows.Add(new StoredReject(reader.GetFieldValue<DateTimeOffset>(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), Text(reader, 4))
             {
                 Raw = reader.GetFieldValue<byte[]>(5),
+                Client = Text(reader, 6),
             });
         }
 

@@ -25,7 +25,7 @@ public sealed class SqliteSinkContractTests : SinkContractTests, IDisposable
         using var connection = _database.Connect();
         using var command = connection.CreateCommand();
         command.CommandText = """
-            SELECT received_at, source, peer, facility, severity, timestamp, hostname, app_name, proc_id, msg_id, structured_data, message
+            SELECT received_at, source, peer, facility, severity, timestamp, hostname, app_name, proc_id, msg_id, structured_data, message, client
             FROM messages ORDER BY id
             """;
         using var reader = command.ExecuteReader();
@@ -35,7 +35,10 @@ public sealed class SqliteSinkContractTests : SinkContractTests, IDisposable
             rows.Add(new StoredMessage(
                 Time(reader.GetString(0)), reader.GetString(1), reader.GetString(2), NullableInt(reader, 3), NullableInt(reader, 4),
                 reader.IsDBNull(5) ? null : Time(reader.GetString(5)), Text(reader, 6), Text(reader, 7), Text(reader, 8), Text(reader, 9),
-                Text(reader, 10), reader.GetString(11)));
+                Text(reader, 10), reader.GetString(11))
+            {
+                Client = Text(reader, 12),
+            });
         }
 
         return Task.FromResult<IReadOnlyList<StoredMessage>>(rows);
@@ -45,7 +48,7 @@ public sealed class SqliteSinkContractTests : SinkContractTests, IDisposable
     {
         using var connection = _database.Connect();
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT received_at, source, peer, reason, detail, raw FROM rejects ORDER BY id";
+        command.CommandText = "SELECT received_at, source, peer, reason, detail, raw, client FROM rejects ORDER BY id";
         using var reader = command.ExecuteReader();
         var rows = new List<StoredReject>();
         while (reader.Read())
@@ -53,6 +56,7 @@ public sealed class SqliteSinkContractTests : SinkContractTests, IDisposable
             rows.Add(new StoredReject(Time(reader.GetString(0)), reader.GetString(1), reader.GetString(2), reader.GetString(3), Text(reader, 4))
             {
                 Raw = (byte[])reader.GetValue(5),
+                Client = Text(reader, 6),
             });
         }
 

@@ -195,6 +195,42 @@ public sealed class SqliteSinkTests : IDisposable
     }
 
     [Fact]
+    public async Task A_database_of_the_version_before_clients_gets_the_client_column_and_keeps_its_rows()
+    {
+        using (var connection = _database.Connect())
+        using (var command = connection.CreateCommand())
+        {
+            command.CommandText = """
+                CREATE TABLE messages (id INTEGER PRIMARY KEY, received_at TEXT NOT NULL, source TEXT NOT NULL, peer TEXT NOT NULL,
+                    facility INTEGER, severity INTEGER, timestamp TEXT, hostname TEXT, app_name TEXT, proc_id TEXT, msg_id TEXT,
+                    structured_data TEXT, message TEXT NOT NULL);
+                CREATE TABLE rejects (id INTEGER PRIMARY KEY, received_at TEXT NOT NULL, source TEXT NOT NULL, peer TEXT NOT NULL,
+                    reason TEXT NOT NULL, detail TEXT, raw BLOB NOT NULL);
+                INSERT INTO messages (received_at, source, peer, message) VALUES ('2026-11-01T00:00:00.000000Z', 'tcp', '127.0.0.1:9', 'before');
+                """;
+            command.ExecuteNonQuery();
+        }
+
+        var keyed = new Message(TimeProvider.System.GetUtcNow(), Transport.Https, "127.0.0.1:9", "after", 5) { Client = "billing" };
+        var reject = new Reject(TimeProvider.System.GetUtcNow(), Transport.Https, "127.0.0.1:9", RejectReason.InvalidUtf8, [0xff], "not UTF-8")
+        {
+            Client = "billing",
+        };
+        for (var open = 0; open < 2; open++) // the second open finds the column there and adds nothing
+        {
+            await using var sink = new SqliteSink(new SqliteSinkOptions { Path = _database.Path }, NullLogger<SqliteSink>.Instance);
+            await sink.OpenAsync(Ct);
+            var batch = new Batch();
+            batch.Add(keyed);
+            batch.Add(reject);
+            await sink.WriteAsync(batch, Ct);
+        }
+
+        Assert.Equal(["before:", "after:billing", "after:billing"], _database.Column<string>("SELECT message || ':' || ifnull(client, '') FROM messages ORDER BY id"));
+        Assert.Equal(["billing", "billing"], _database.Column<string>("SELECT client FROM rejects ORDER BY id"));
+    }
+
+    [Fact]
     public async Task Max_db_bytes_keeps_the_file_under_the_bound_under_a_stream_deleting_the_oldest_rows()
     {
         const long Bound = 2L << 20;

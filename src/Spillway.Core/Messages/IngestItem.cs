@@ -23,6 +23,13 @@ public abstract class IngestItem
     /// <summary>The sender as <c>ip:port</c>.</summary>
     public string Peer { get; }
 
+    /// <summary>
+    /// Who sent it, as the listener vouched for it: the name of the API key of the request, or the subject of the client
+    /// certificate under mutual TLS; null on a listener that asks for neither. Set by the source before it writes the item
+    /// to the buffer, and stored in the <c>client</c> column.
+    /// </summary>
+    public string? Client { get; set; }
+
     /// <summary>The bytes this item holds against the buffer's byte bound: the frame's length as received.</summary>
     public abstract int Size { get; }
 

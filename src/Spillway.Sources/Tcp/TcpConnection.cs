@@ -286,6 +286,7 @@ internal sealed class TcpConnection : IAsyncDisposable
                     {
                         if (_decoder.Decode(frame, _transport, Peer, _framer.MaxMessageBytes) is { } item)
                         {
+                            item.Client = ClientSubject;
                             await _writer.WriteAsync(item, Peer, abort).ConfigureAwait(false);
                         }
                     }
