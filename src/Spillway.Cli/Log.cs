@@ -29,6 +29,6 @@ internal static partial class Log
     public static partial void WriterFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = EventIds.TlsReloadRequested, Level = LogLevel.Information,
-        Message = "SIGHUP received: reading the TLS files again ({Files} set(s)); open connections go on")]
+        Message = "SIGHUP received: reading the TLS and API key files again ({Files} set(s)); open connections go on")]
     public static partial void ReloadRequested(ILogger logger, int files);
 }

@@ -34,6 +34,7 @@ internal static class Program
             DemoCommand.Create(),
             BenchCommand.Create(),
             StatusCommand.Create(),
+            KeyCommand.Create(),
             QueryCommand.CreateQuery(),
             QueryCommand.CreateTail(),
         };

@@ -40,4 +40,15 @@ internal static partial class Log
     [LoggerMessage(EventId = EventIds.TlsWatchFailed, Level = LogLevel.Warning,
         Message = "TLS: watching {Directory} for new certificate files failed; SIGHUP still reloads them")]
     public static partial void TlsWatchFailed(ILogger logger, Exception exception, string directory);
+
+    [LoggerMessage(EventId = EventIds.ApiKeysLoaded, Level = LogLevel.Information, Message = "API keys ({Cause}): {Count} keys in force from {Path}")]
+    public static partial void ApiKeysLoaded(ILogger logger, string cause, int count, string path);
+
+    [LoggerMessage(EventId = EventIds.ApiKeysReloadFailed, Level = LogLevel.Error,
+        Message = "API keys ({Cause}): the file does not load, so the {Count} keys in force stay; tried again when it changes or on SIGHUP: {Error}")]
+    public static partial void ApiKeysReloadFailed(ILogger logger, string cause, string error, int count);
+
+    [LoggerMessage(EventId = EventIds.ApiKeysWatchFailed, Level = LogLevel.Warning,
+        Message = "API keys: watching {Directory} for a new keys file failed; SIGHUP still reloads it")]
+    public static partial void ApiKeysWatchFailed(ILogger logger, Exception exception, string directory);
 }

@@ -1,3 +1,5 @@
+using Spillway.Keys;
+
 namespace Spillway.Cli.Tests;
 
 public sealed class CommandLineTests
@@ -145,6 +147,41 @@ public sealed class CommandLineTests
         (code, _, error) = await RunAsync("demo", "lock", "--step", "fast");
         Assert.NotEqual(0, code);
         Assert.Contains("invalid value 'fast' for --step", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Key_new_prints_a_fresh_secret_and_the_line_that_holds_only_its_hash()
+    {
+        var (code, output, error) = await RunAsync("key", "new", "billing-prod", "--rate", "200", "--burst", "1000");
+        Assert.True(code == 0, error);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length);
+        var (secret, line) = (lines[0], lines[1]);
+        Assert.Matches("^spw_[A-Za-z0-9_-]{43}$", secret);
+        Assert.DoesNotContain(secret[ApiKeySecret.Prefix.Length..], line, StringComparison.Ordinal);
+        Assert.Contains("once", error, StringComparison.Ordinal);
+
+        // The line is one the keys file takes, and the secret printed is the one it finds.
+        using var directory = new TemporaryDirectory();
+        using var store = new ApiKeyStore(new ApiKeyOptions { Path = directory.Write("keys", line + "\n") }, TimeProvider.System,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<ApiKeyStore>.Instance);
+        var key = Assert.Single(store.Keys);
+        Assert.Equal(("billing-prod", new ApiKeyLimit(200, 1000)), (key.Name, key.Limit));
+        Assert.Same(key, store.Find(secret));
+        Assert.Null(store.Find((await RunAsync("key", "new", "billing-prod")).Output.Split('\n')[0])); // each run, a new secret
+    }
+
+    [Theory]
+    [InlineData("key new 'bad name'", "is not a key name")]
+    [InlineData("key new ok --burst 5", "--burst needs --rate")]
+    [InlineData("key new ok --rate 0", "invalid value '0' for --rate")]
+    public async Task Key_new_refuses_what_the_keys_file_would(string command, string expected)
+    {
+        var args = System.Text.RegularExpressions.Regex.Matches(command, "'[^']*'|\\S+").Select(m => m.Value.Trim('\'')).ToArray();
+        var (code, output, error) = await RunAsync(args);
+        Assert.Equal(1, code);
+        Assert.DoesNotContain("spw_", output, StringComparison.Ordinal); // the help, and no secret
+        Assert.Contains(expected, error, StringComparison.Ordinal);
     }
 
     [Fact]

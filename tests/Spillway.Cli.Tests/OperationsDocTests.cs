@@ -136,6 +136,11 @@ public sealed partial class OperationsDocTests
             companions[SettingsTable.TlsClientCa.Name] = "/tmp/ca.crt";
         }
 
+        if (setting == SettingsTable.ProtectAdmin)
+        {
+            companions[SettingsTable.ApiKeys.Name] = "/tmp/keys";
+        }
+
         companions.Remove(setting.Name);
         return companions;
     }

@@ -239,6 +239,24 @@ public sealed class ServeSettingsTests
     }
 
     [Fact]
+    public void Api_keys_are_off_unless_given_and_protect_admin_needs_them()
+    {
+        var none = Load();
+        Assert.Null(none.ApiKeys);
+        Assert.False(none.ProtectAdmin);
+
+        var keyed = Load(new() { ["ApiKeys"] = "/etc/spillway/keys", ["ProtectAdmin"] = "true" });
+        Assert.Equal("/etc/spillway/keys", keyed.ApiKeys?.Path);
+        Assert.True(keyed.ProtectAdmin);
+        Assert.True(keyed.Http.ProtectAdmin, "--protect-admin did not reach the HTTP source");
+
+        var error = Assert.Throws<SettingsException>(() => Load(new() { ["ProtectAdmin"] = "true" }));
+        Assert.Equal(
+            "--protect-admin makes /metrics and /health ask for an API key: give the keys with --api-keys",
+            Assert.Single(error.Problems));
+    }
+
+    [Fact]
     public void A_refused_value_does_not_set_off_the_checks_that_compare_it_with_another()
     {
         // Taken at its default, the refused size would be compared with the buffer and blamed for a problem it did not make.

@@ -17,6 +17,7 @@ internal static class SettingsReference
     {
         [SettingSection.Listeners] = "Listeners",
         [SettingSection.Tls] = "TLS",
+        [SettingSection.ApiKeys] = "API keys",
         [SettingSection.Database] = "Database",
         [SettingSection.Buffer] = "Buffer and batches",
         [SettingSection.SpillLog] = "Spill log",

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Spillway.Diagnostics;
 using Spillway.Framing;
 using Spillway.Http;
+using Spillway.Keys;
 using Spillway.Pipeline;
 using Spillway.Tcp;
 using Spillway.Testing;
@@ -66,6 +67,9 @@ internal sealed class SourceHarness : IAsyncDisposable
     /// <summary>The TCP (or TLS) source's limit counters.</summary>
     public SourceLimitCounters TcpLimits => _tcp!.Limits;
 
+    /// <summary>The HTTP source's limit counters.</summary>
+    public SourceLimitCounters HttpLimits => _http!.Limits;
+
     public static SourceHarness StartUdp(
         int maxMessages = 100_000, int maxMessageBytes = 64 * 1024, RecordingSink? sink = null, FullPolicy whenFull = FullPolicy.Drop)
     {
@@ -79,15 +83,16 @@ internal sealed class SourceHarness : IAsyncDisposable
 
     public static async Task<SourceHarness> StartHttpAsync(
         int maxMessages = 100_000, long maxBodyBytes = 1 << 20, RecordingSink? sink = null, FullPolicy whenFull = FullPolicy.Drop,
-        int maxMessageBytes = 64 * 1024)
+        int maxMessageBytes = 64 * 1024, ApiKeyStore? keys = null, bool protectAdmin = false, IEnumerable<IHttpEndpoint>? endpoints = null)
     {
         var harness = new SourceHarness(maxMessages, sink ?? new RecordingSink());
         harness._http = new HttpSource(
             new HttpSourceOptions
             {
                 Endpoints = [new IPEndPoint(IPAddress.Loopback, 0)], MaxBodyBytes = maxBodyBytes, WhenFull = whenFull, MaxMessageBytes = maxMessageBytes,
+                ProtectAdmin = protectAdmin,
             },
-            harness._pipeline, NullLoggerFactory.Instance);
+            harness._pipeline, NullLoggerFactory.Instance, endpoints, keys: keys);
         harness.Endpoint = (await harness._http.StartAsync(harness._abort.Token))[0];
         return harness;
     }

@@ -89,6 +89,15 @@ internal sealed class HealthEndpoint(HealthCheckService health) : IHttpEndpoint
             json.WriteEndObject();
         }
 
+        if (Data<ApiKeysHealth>(report, ApiKeysHealthCheck.DataKey).FirstOrDefault() is { } keys)
+        {
+            json.WriteStartObject("api_keys");
+            json.WriteNumber("keys", keys.Keys);
+            json.WriteString("reload_error", keys.ReloadError);
+            WriteTime(json, "failing_since", keys.FailingSince);
+            json.WriteEndObject();
+        }
+
         json.WriteEndObject();
     }
 

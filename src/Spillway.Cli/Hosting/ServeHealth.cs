@@ -3,6 +3,7 @@ using System.Net;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Spillway.Messages;
 using Spillway.Pipeline;
+using Spillway.Keys;
 using Spillway.Tls;
 
 namespace Spillway.Cli.Hosting;
@@ -92,6 +93,25 @@ internal sealed class TlsHealthCheck(TlsCredentialStore store, TimeProvider time
                 : HealthCheckResult.Healthy("TLS credentials in force", data));
     }
 }
+
+/// <summary>Degraded while the API keys file in place does not load (the keys loaded before stay in force meanwhile).</summary>
+internal sealed class ApiKeysHealthCheck(ApiKeyStore store) : IHealthCheck
+{
+    public const string DataKey = "api_keys";
+
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var failure = store.Failure;
+        var data = new Dictionary<string, object> { [DataKey] = new ApiKeysHealth(store.Keys.Count, failure?.Error, failure?.Since) };
+        return Task.FromResult(failure is not null
+            ? HealthCheckResult.Degraded($"the API keys file does not load (the {store.Keys.Count} keys loaded before stay in force): {failure.Error}",
+                data: data)
+            : HealthCheckResult.Healthy("API keys in force", data));
+    }
+}
+
+/// <summary>The API keys as <c>/health</c> shows them: how many, and why the file does not load, if it does not.</summary>
+internal sealed record ApiKeysHealth(int Keys, string? ReloadError, DateTimeOffset? FailingSince);
 
 /// <summary>The TLS credentials as <c>/health</c> shows them.</summary>
 internal sealed record TlsHealth(string Subject, DateTimeOffset NotAfter, DateTimeOffset? ClientCaNotAfter, string? ReloadError, DateTimeOffset? FailingSince);

@@ -15,6 +15,8 @@ using Spillway.Sinks.PostgreSql;
 using Spillway.Sinks.Sqlite;
 using Spillway.Spill;
 using Spillway.Tcp;
+using Spillway.Keys;
+using Spillway.Reloading;
 using Spillway.Tls;
 using Spillway.Udp;
 
@@ -137,12 +139,25 @@ internal static class ServeHost
                 store.Watch();
                 return store;
             });
+            services.AddSingleton<IReloadable>(sp => sp.GetRequiredService<TlsCredentialStore>());
             services.AddHealthChecks().AddCheck<TlsHealthCheck>("tls");
             if (settings.ListenTls.Count > 0)
             {
                 services.AddSingleton<ISource>(sp => new TcpSource(settings.TlsTcp, sp.GetRequiredService<SourcePipeline>(),
                     sp.GetRequiredService<ILogger<TcpSource>>(), sp.GetRequiredService<TlsCredentialStore>()));
             }
+        }
+
+        if (settings.ApiKeys is { } keys)
+        {
+            services.AddSingleton(sp =>
+            {
+                var store = new ApiKeyStore(keys, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ApiKeyStore>>());
+                store.Watch();
+                return store;
+            });
+            services.AddSingleton<IReloadable>(sp => sp.GetRequiredService<ApiKeyStore>());
+            services.AddHealthChecks().AddCheck<ApiKeysHealthCheck>("api-keys");
         }
 
         services.AddSingleton<ISource, UdpSource>();

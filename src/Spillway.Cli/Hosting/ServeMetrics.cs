@@ -1,5 +1,7 @@
 using System.Diagnostics.Metrics;
 using Spillway.Diagnostics;
+using Spillway.Http;
+using Spillway.Keys;
 using Spillway.Messages;
 using Spillway.Pipeline;
 using Spillway.Tls;
@@ -16,7 +18,7 @@ internal sealed class ServeMetrics
 
     public ServeMetrics(
         PipelineMetrics pipeline, WriterPool pool, IEnumerable<ISource> sources, IBufferDiagnostics diagnostics, ServeSettings settings,
-        IEnumerable<TlsCredentialStore> tls)
+        IEnumerable<TlsCredentialStore> tls, IEnumerable<ApiKeyStore> keys)
     {
         var listeners = sources.ToList();
         pipeline.Meter.CreateObservableGauge("spillway.writer.state", () => WriterStates(pool), "{writer}",
@@ -63,8 +65,44 @@ internal sealed class ServeMetrics
                 "Reloads that put new TLS credentials in force (a file changed, or SIGHUP)");
         }
 
+        if (keys.FirstOrDefault() is { } keyStore)
+        {
+            AddKeyInstruments(pipeline.Meter, keyStore, listeners.Where(s => s.Transport == Transport.Http).ToList());
+        }
+
         diagnostics.AddInstruments(pipeline.Meter);
     }
+
+    /// <summary>
+    /// The API keys' instruments. The <c>key</c> label is a name from the keys file (those in force, and those that sent
+    /// before a reload removed them), never anything a request says, so its values are as many as the file's lines.
+    /// </summary>
+    private static void AddKeyInstruments(Meter meter, ApiKeyStore store, List<ISource> http)
+    {
+        meter.CreateObservableCounter("spillway.http.unauthorized",
+            () => HttpSource.UnauthorizedReasons.Select(reason => new Measurement<long>(
+                http.Sum(s => s.Limits.RequestsUnauthorized.GetValueOrDefault(reason)), new KeyValuePair<string, object?>("reason", reason))),
+            "{request}", "Requests answered 401, by reason: no-api-key, wrong-api-key (wrong, or removed from --api-keys)");
+        meter.CreateObservableCounter("spillway.api_key.requests",
+            () => KeyNames(store).SelectMany(name =>
+            {
+                var counts = store.Counts.GetValueOrDefault(name);
+                return new[] { ("taken", counts?.Requests ?? 0), ("rate-limited", counts?.Limited ?? 0) }.Select(o =>
+                    new Measurement<long>(o.Item2, new KeyValuePair<string, object?>("key", name), new KeyValuePair<string, object?>("outcome", o.Item1)));
+            }),
+            "{request}", "POST /ingest requests by API key and outcome: taken (answered 200), rate-limited (answered 429, nothing taken)");
+        meter.CreateObservableCounter("spillway.api_key.messages",
+            () => KeyNames(store).Select(name => new Measurement<long>(store.Counts.GetValueOrDefault(name)?.Messages ?? 0,
+                new KeyValuePair<string, object?>("key", name))),
+            "{message}", "Messages taken (answered 200) by API key");
+        meter.CreateObservableGauge("spillway.api_keys", () => store.Keys.Count, "{key}", "API keys in force");
+        meter.CreateObservableGauge("spillway.api_keys.reload.failing", () => store.Failure is null ? 0 : 1, "",
+            "1 while the API keys file in place does not load (the keys loaded before stay in force), 0 once it does");
+        meter.CreateObservableCounter("spillway.api_keys.reloads", () => store.Reloads, "{reload}",
+            "Reloads that put a changed set of API keys in force (the file changed, or SIGHUP)");
+    }
+
+    private static IEnumerable<string> KeyNames(ApiKeyStore store) => store.Keys.Select(k => k.Name).Union(store.Counts.Keys, StringComparer.Ordinal);
 
     private static IEnumerable<Measurement<long>> CertificateExpiry(TlsCredentials credentials)
     {

@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.Configuration;
 using Spillway.Http;
+using Spillway.Keys;
 using Spillway.Pipeline;
 using Spillway.Sinks.PostgreSql;
 using Spillway.Sinks.Sqlite;
@@ -30,6 +31,12 @@ internal sealed record ServeSettings
 
     /// <summary>The TLS files and mutual-TLS rules, when <c>--tls-cert</c> is given.</summary>
     public TlsOptions? Tls { get; init; }
+
+    /// <summary>The API keys file, when <c>--api-keys</c> is given.</summary>
+    public ApiKeyOptions? ApiKeys { get; init; }
+
+    /// <summary>Whether <c>/metrics</c> and <c>/health</c> need a key too.</summary>
+    public bool ProtectAdmin { get; init; }
 
     public required FullPolicy HttpWhenFull { get; init; }
 
@@ -86,7 +93,7 @@ internal sealed record ServeSettings
     public HttpSourceOptions Http => new()
     {
         Endpoints = ListenHttp, HttpsEndpoints = ListenHttps, MaxMessageBytes = MaxMessageBytes, WhenFull = HttpWhenFull, MaxBodyBytes = HttpMaxBodyBytes,
-        MaxBodyBytesInFlight = HttpMaxBodyBytesInFlight,
+        MaxBodyBytesInFlight = HttpMaxBodyBytesInFlight, ProtectAdmin = ProtectAdmin,
     };
 
     public UdpSourceOptions Udp => new()
@@ -177,6 +184,7 @@ internal sealed record ServeSettings
         }
 
         settings = settings with { Tls = ReadTls(reader, settings) };
+        settings = ReadApiKeys(reader, settings);
         var spillDir = reader.Get(SettingsTable.SpillDir, DefaultSpillDirectory(postgres is null ? settings.Sqlite.Path : null));
         if (!string.Equals(spillDir.Trim(), "none", StringComparison.OrdinalIgnoreCase))
         {
@@ -199,6 +207,25 @@ internal sealed record ServeSettings
 
         Validate(settings, reader);
         return (settings, reader);
+    }
+
+    /// <summary>The API keys: they guard the HTTP listeners, and --protect-admin needs them.</summary>
+    private static ServeSettings ReadApiKeys(SettingsReader reader, ServeSettings settings)
+    {
+        var path = reader.Get(SettingsTable.ApiKeys);
+        var protectAdmin = reader.Get(SettingsTable.ProtectAdmin);
+        if (path.Length == 0)
+        {
+            if (protectAdmin)
+            {
+                reader.Problem(SettingsTable.ProtectAdmin,
+                    $"{SettingsTable.ProtectAdmin.Flag} makes /metrics and /health ask for an API key: give the keys with {SettingsTable.ApiKeys.Flag}");
+            }
+
+            return settings;
+        }
+
+        return settings with { ApiKeys = new ApiKeyOptions { Path = path }, ProtectAdmin = protectAdmin };
     }
 
     /// <summary>The TLS settings: the certificate and key go together, and the TLS listeners need them.</summary>

@@ -9,6 +9,9 @@ internal enum SettingSection
     /// <summary>TLS on the listeners: certificates, mutual TLS.</summary>
     Tls,
 
+    /// <summary>Who may use the HTTP listeners: API keys, their rate limits, the admin endpoints.</summary>
+    ApiKeys,
+
     /// <summary>The database the writers store into.</summary>
     Database,
 

@@ -95,6 +95,14 @@ internal static class SettingsTable
         "Mutual TLS: who may send, matched against the client certificate's DNS names, then its subject's CN; repeatable; " +
         "none lets in every certificate that chains to --tls-client-ca"));
 
+    public static readonly Setting<string> ApiKeys = Declare(Setting.Text("ApiKeys", "PATH", "", SettingSection.ApiKeys,
+        "POST /ingest needs an API key from this file (Authorization: Bearer KEY or X-API-Key: KEY), else 401; one key a line, " +
+        "NAME sha256:HEX [rate=N] [burst=N], as `spillway key new NAME` prints it. Read again when it changes or on SIGHUP; a file " +
+        "that does not load keeps the keys in force (shown in /health)"));
+
+    public static readonly Setting<bool> ProtectAdmin = Declare(Setting.Switch("ProtectAdmin", SettingSection.ApiKeys,
+        "GET /metrics and /health need an API key from --api-keys too (any key; its rate limit does not apply)"));
+
     public static readonly Setting<string> Sqlite = Declare(Setting.Text("Sqlite", "PATH", SqliteSinkOptions.DefaultPath, Database,
         "The SQLite database file, created with its directory if missing"));
 

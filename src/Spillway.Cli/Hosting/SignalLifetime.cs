@@ -1,17 +1,17 @@
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Spillway.Tls;
+using Spillway.Reloading;
 
 namespace Spillway.Cli.Hosting;
 
 /// <summary>
 /// Replaces the host's console lifetime, which treats every signal alike: the first SIGINT or SIGTERM stops the
-/// service gracefully (stop accepting, drain, commit), the second forces the stop at once. SIGHUP reads the TLS files
-/// again (and never ends the process, as it would by default).
+/// service gracefully (stop accepting, drain, commit), the second forces the stop at once. SIGHUP reads the TLS and API
+/// key files again (and never ends the process, as it would by default).
 /// </summary>
 internal sealed class SignalLifetime(
-    IHostApplicationLifetime lifetime, ShutdownControl shutdown, IEnumerable<TlsCredentialStore> reloadable, ILogger<SignalLifetime> logger)
+    IHostApplicationLifetime lifetime, ShutdownControl shutdown, IEnumerable<IReloadable> reloadable, ILogger<SignalLifetime> logger)
     : IHostLifetime, IDisposable
 {
     private readonly List<PosixSignalRegistration> _registrations = [];

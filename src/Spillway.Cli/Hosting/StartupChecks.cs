@@ -6,6 +6,7 @@ using Spillway.Sinks;
 using Spillway.Sinks.PostgreSql;
 using Spillway.Sinks.Sqlite;
 using Spillway.Spill;
+using Spillway.Keys;
 using Spillway.Tls;
 
 namespace Spillway.Cli.Hosting;
@@ -23,6 +24,7 @@ internal static class StartupChecks
         var report = new CheckReport();
         CheckListeners(settings, reader, report);
         CheckTls(settings, reader, report);
+        CheckApiKeys(settings, reader, report);
         if (!reader.Failed(SettingsTable.Sqlite, SettingsTable.Postgres, SettingsTable.PostgresTablePrefix))
         {
             if (settings.Postgres is { } postgres)
@@ -132,6 +134,42 @@ internal static class StartupChecks
         if (settings.ListenTls.Count == 0 && settings.ListenHttps.Count == 0)
         {
             report.Warning($"{SettingsTable.TlsCert.Flag} is given but nothing uses it: add {SettingsTable.ListenTls.Flag} or {SettingsTable.ListenHttps.Flag}");
+        }
+    }
+
+    /// <summary>The keys file loads as it will at start, and something uses it.</summary>
+    private static void CheckApiKeys(ServeSettings settings, SettingsReader reader, CheckReport report)
+    {
+        if (settings.ApiKeys is not { } keys || reader.Failed(SettingsTable.ApiKeys, SettingsTable.ProtectAdmin))
+        {
+            return;
+        }
+
+        try
+        {
+            var loaded = ApiKeyFile.Read(keys.Path);
+            var limited = loaded.Count(k => k.Limit is not null);
+            report.Fact($"api keys: {loaded.Count} in '{keys.Path}' ({limited} with a rate limit); POST /ingest" +
+                (settings.ProtectAdmin ? ", /metrics and /health need one" : " needs one"));
+            if (loaded.Count == 0)
+            {
+                report.Warning($"the API keys file '{keys.Path}' has no key: every POST /ingest will be answered 401 until one is added");
+            }
+        }
+        catch (ApiKeyFileException ex)
+        {
+            report.Problem("api keys: " + ex.Message);
+            return;
+        }
+
+        if (settings.ListenHttp.Count == 0 && settings.ListenHttps.Count == 0)
+        {
+            report.Warning($"{SettingsTable.ApiKeys.Flag} is given but no HTTP listener uses it: add {SettingsTable.ListenHttp.Flag} or {SettingsTable.ListenHttps.Flag}");
+        }
+        else if (settings.ListenHttps.Count == 0 && settings.ListenHttp.Any(e => !IPAddress.IsLoopback(e.Address)))
+        {
+            report.Warning($"API keys travel in clear on {SettingsTable.ListenHttp.Flag} beyond loopback: anyone on the path can read and " +
+                $"reuse them. Serve HTTPS with {SettingsTable.ListenHttps.Flag} and turn plain HTTP off (--listen-http none)");
         }
     }
 

@@ -30,6 +30,9 @@ public static class EventIds
     public const int TlsReloadFailed = 2011;
     public const int TlsReloadRequested = 2012;
     public const int TlsWatchFailed = 2013;
+    public const int ApiKeysLoaded = 2014;
+    public const int ApiKeysReloadFailed = 2015;
+    public const int ApiKeysWatchFailed = 2016;
 
     // 3xxx: writers and sinks
     public const int BatchWriteFailed = 3001;

@@ -9,6 +9,7 @@ public sealed class SourceLimitCounters
     private long _idleClosed;
     private long _requestsRefused;
     private readonly ConcurrentDictionary<string, long> _handshakesRefused = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, long> _unauthorized = new(StringComparer.Ordinal);
 
     /// <summary>Connections accepted and closed at once because the listener held its most already.</summary>
     public long ConnectionsRefused => Volatile.Read(ref _connectionsRefused);
@@ -24,6 +25,12 @@ public sealed class SourceLimitCounters
     /// taken from the input. A snapshot.
     /// </summary>
     public IReadOnlyDictionary<string, long> HandshakesRefused => _handshakesRefused.ToDictionary(StringComparer.Ordinal);
+
+    /// <summary>Requests answered 401, by reason (<c>no-api-key</c>, <c>wrong-api-key</c>). A snapshot.</summary>
+    public IReadOnlyDictionary<string, long> RequestsUnauthorized => _unauthorized.ToDictionary(StringComparer.Ordinal);
+
+    /// <summary>Counts a request answered 401 for <paramref name="reason"/>, one of the source's fixed reasons.</summary>
+    public void Unauthorized(string reason) => _unauthorized.AddOrUpdate(reason, 1, static (_, n) => n + 1);
 
     /// <summary>Counts a TLS handshake refused for <paramref name="reason"/>, one of the source's fixed reasons.</summary>
     public void HandshakeRefused(string reason) => _handshakesRefused.AddOrUpdate(reason, 1, static (_, n) => n + 1);

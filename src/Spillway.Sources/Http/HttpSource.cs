@@ -15,6 +15,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Net.Http.Headers;
 using Spillway.Diagnostics;
+using Spillway.Keys;
 using Spillway.Messages;
 using Spillway.Pipeline;
 using Spillway.Tls;
@@ -43,6 +44,24 @@ public sealed class HttpSource : ISource
     /// <summary>The reason a request whose client went away mid-body is logged under.</summary>
     public const string AbortedRequest = "aborted-request";
 
+    /// <summary>The reason a request without an API key is answered 401, counted and logged under.</summary>
+    public const string NoApiKey = "no-api-key";
+
+    /// <summary>The reason a request with an API key that is not in force is answered 401, counted and logged under.</summary>
+    public const string WrongApiKey = "wrong-api-key";
+
+    /// <summary>The reasons a request is answered 401.</summary>
+    public static readonly IReadOnlyList<string> UnauthorizedReasons = [NoApiKey, WrongApiKey];
+
+    /// <summary>The reason a request over its key's rate is answered 429 and logged under.</summary>
+    public const string RateLimited = "rate-limited";
+
+    /// <summary>The header a key may come in, instead of <c>Authorization: Bearer</c>.</summary>
+    public const string ApiKeyHeader = "X-API-Key";
+
+    // What a 401 says in WWW-Authenticate (RFC 6750, 3): the scheme and realm, and for a key given but not taken, why.
+    private const string Challenge = "Bearer realm=\"spillway\"";
+
     // How long a client answered before its body was read may go on sending it (see AnswerUnreadAsync).
     private static readonly TimeSpan LingerTime = TimeSpan.FromSeconds(2);
 
@@ -57,6 +76,7 @@ public sealed class HttpSource : ISource
     private readonly ListenerStatusTracker _tracker;
     private readonly IReadOnlyList<IHttpEndpoint> _endpoints;
     private readonly TlsCredentialStore? _tls;
+    private readonly ApiKeyStore? _keys;
     private HashSet<IPEndPoint> _httpsBound = [];
     private WebApplication? _app;
     private readonly CancellationTokenSource _stopping = new();
@@ -71,9 +91,10 @@ public sealed class HttpSource : ISource
     /// <param name="loggerFactory">Where the listener logs.</param>
     /// <param name="endpoints">More endpoints to serve on the same listener (<c>/metrics</c>, <c>/health</c>).</param>
     /// <param name="tls">The TLS credentials, which <see cref="HttpSourceOptions.HttpsEndpoints"/> need.</param>
+    /// <param name="keys">The API keys requests must carry; null lets every request in.</param>
     public HttpSource(
         HttpSourceOptions options, SourcePipeline pipeline, ILoggerFactory loggerFactory, IEnumerable<IHttpEndpoint>? endpoints = null,
-        TlsCredentialStore? tls = null)
+        TlsCredentialStore? tls = null, ApiKeyStore? keys = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(pipeline);
@@ -85,6 +106,7 @@ public sealed class HttpSource : ISource
         }
 
         _tls = tls;
+        _keys = keys;
         _options = options;
         _buffer = pipeline.Buffer;
         _badInput = pipeline.BadInput;
@@ -150,7 +172,12 @@ public sealed class HttpSource : ISource
 
         var app = builder.Build();
         app.UseRouting();
-        app.MapPost("/ingest", HandleAsync);
+        if (_keys is not null)
+        {
+            app.Use(AuthenticateAsync);
+        }
+
+        app.MapPost("/ingest", HandleAsync).WithMetadata(IngestEndpoint);
         foreach (var endpoint in _endpoints)
         {
             endpoint.Map(app);
@@ -274,11 +301,72 @@ public sealed class HttpSource : ISource
         _stopping.Dispose();
     }
 
+    // Marks the endpoint that takes messages, which needs a key whenever the source has keys.
+    private static readonly object IngestEndpoint = new();
+
+    private static readonly object KeyItem = new();
+
+    /// <summary>
+    /// Runs after routing, so that what needs a key is decided by the endpoint matched, not by spelling the path (routing
+    /// matches <c>/INGEST</c> and <c>/ingest/</c> too): <c>POST /ingest</c> always, and with
+    /// <see cref="HttpSourceOptions.ProtectAdmin"/> every request. The key's secret comes in <c>Authorization: Bearer</c>
+    /// or <see cref="ApiKeyHeader"/>; a request without one, or with one that is not in force, is answered 401 before its
+    /// body is read.
+    /// </summary>
+    private async Task AuthenticateAsync(HttpContext context, RequestDelegate next)
+    {
+        var keys = _keys!;
+        if (!_options.ProtectAdmin && context.GetEndpoint()?.Metadata.Contains(IngestEndpoint) != true)
+        {
+            await next(context).ConfigureAwait(false);
+            return;
+        }
+
+        var request = context.Request;
+        var transport = request.IsHttps ? Transport.Https : Transport.Http;
+        var secret = SecretOf(request.Headers);
+        var key = secret.IsEmpty ? null : keys.Find(secret);
+        if (key is not null)
+        {
+            context.Items[KeyItem] = key;
+            await next(context).ConfigureAwait(false);
+            return;
+        }
+
+        var reason = secret.IsEmpty ? NoApiKey : WrongApiKey;
+        Limits.Unauthorized(reason);
+        _badInput.Report(reason, transport, PeerOf(context), secret.IsEmpty
+            ? $"{request.Method} {request.Path} came without an API key: answered 401"
+            : $"{request.Method} {request.Path} came with an API key that is not in force (wrong, or removed from the file): answered 401");
+        context.Response.Headers.WWWAuthenticate = secret.IsEmpty ? Challenge : Challenge + ", error=\"invalid_token\"";
+        await AnswerUnreadAsync(context, StatusCodes.Status401Unauthorized, secret.IsEmpty
+            ? $"an API key is needed: send it as Authorization: Bearer KEY or {ApiKeyHeader}: KEY"
+            : "the API key is not known: it is wrong, or was removed").ConfigureAwait(false);
+    }
+
+    /// <summary>The secret in <c>Authorization: Bearer</c>, else in <see cref="ApiKeyHeader"/>; empty when neither has one.</summary>
+    private static ReadOnlySpan<char> SecretOf(IHeaderDictionary headers)
+    {
+        const string Bearer = "Bearer ";
+        var authorization = headers.Authorization;
+        if (authorization.Count == 1 && authorization[0] is { } value && value.StartsWith(Bearer, StringComparison.OrdinalIgnoreCase))
+        {
+            return value.AsSpan(Bearer.Length).Trim();
+        }
+
+        var header = headers[ApiKeyHeader];
+        return header.Count == 1 && header[0] is { } key ? key.AsSpan().Trim() : [];
+    }
+
+    private static string PeerOf(HttpContext context) =>
+        new IPEndPoint(context.Connection.RemoteIpAddress ?? IPAddress.None, context.Connection.RemotePort).ToString();
+
     private async Task HandleAsync(HttpContext context)
     {
         var request = context.Request;
         var transport = request.IsHttps ? Transport.Https : Transport.Http;
-        var peer = new IPEndPoint(context.Connection.RemoteIpAddress ?? IPAddress.None, context.Connection.RemotePort).ToString();
+        var peer = PeerOf(context);
+        var key = context.Items[KeyItem] as ApiKey;
         if (request.ContentLength > _options.MaxBodyBytes)
         {
             await AnswerUnreadAsync(context, StatusCodes.Status413PayloadTooLarge, $"the body is over the limit of {_options.MaxBodyBytes} bytes")
@@ -385,10 +473,35 @@ public sealed class HttpSource : ISource
             return;
         }
 
+        if (key?.Limit is { } limit)
+        {
+            if (items.Count > limit.Burst)
+            {
+                await AnswerAsync(context, StatusCodes.Status413PayloadTooLarge,
+                    $"{items.Count} messages are more than the key '{key.Name}' may send at once ({limit.Burst}); send them in smaller requests")
+                    .ConfigureAwait(false);
+                return;
+            }
+
+            if (!key.TryTake(items.Count, out var wait))
+            {
+                _keys!.CountLimited(key);
+                _badInput.Report(RateLimited, transport, peer, $"the key '{key.Name}' is over its rate of {limit}: answered 429, nothing of the request taken");
+                var seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
+                context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                await AnswerAsync(context, StatusCodes.Status429TooManyRequests,
+                    $"the key '{key.Name}' is over its rate of {limit}; nothing was taken, send it again in {seconds} s").ConfigureAwait(false);
+                return;
+            }
+        }
+
+        // Who sent it: the key's name when it came with one, else the client certificate's subject under mutual TLS.
+        var client = key?.Name ?? context.Connection.ClientCertificate?.Subject;
         var receipt = new Receipt(items.Count);
         foreach (var item in items)
         {
             item.Receipt = receipt;
+            item.Client = client;
         }
 
         if (_options.WhenFull == FullPolicy.Wait)
@@ -449,6 +562,11 @@ public sealed class HttpSource : ISource
             await AnswerAsync(context, StatusCodes.Status503ServiceUnavailable, "the messages could not be kept: " + ex.Message)
                 .ConfigureAwait(false);
             return;
+        }
+
+        if (key is not null)
+        {
+            _keys!.CountTaken(key, items.Count);
         }
 
         var rejected = items.Count(i => i is Reject);

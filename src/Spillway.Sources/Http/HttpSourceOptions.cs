@@ -46,6 +46,12 @@ public sealed record HttpSourceOptions
     /// </summary>
     public long MaxBodyBytesInFlight { get; init; } = DefaultMaxBodyBytesInFlight;
 
+    /// <summary>
+    /// Whether every request, <c>/metrics</c> and <c>/health</c> too, needs an API key, when the source has keys; without
+    /// it only <c>POST /ingest</c> does. <value>The default is false.</value>
+    /// </summary>
+    public bool ProtectAdmin { get; init; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first value that is out of range.</summary>
     public void Validate()
     {

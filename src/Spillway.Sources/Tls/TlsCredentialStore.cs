@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Spillway.Reloading;
 
 namespace Spillway.Tls;
 
@@ -10,12 +11,11 @@ namespace Spillway.Tls;
 /// Files that do not load keep the credentials in force, are logged, shown by <see cref="Failure"/>, and are tried again
 /// at their next change.
 /// </summary>
-public sealed class TlsCredentialStore : IDisposable
+public sealed class TlsCredentialStore : IReloadable, IDisposable
 {
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly List<FileSystemWatcher> _watchers = [];
-    private readonly ITimer _settle;
+    private FileWatch? _watch;
     private readonly Lock _reloading = new();
     private volatile TlsCredentials _current;
     private volatile TlsReloadFailure? _failure;
@@ -34,7 +34,6 @@ public sealed class TlsCredentialStore : IDisposable
         _time = time;
         _logger = logger;
         _current = TlsCredentials.Load(options, time.GetUtcNow());
-        _settle = time.CreateTimer(_ => Reload("a file changed"), null, System.Threading.Timeout.InfiniteTimeSpan, System.Threading.Timeout.InfiniteTimeSpan);
         Log.TlsLoaded(_logger, "start", _current);
     }
 
@@ -53,28 +52,15 @@ public sealed class TlsCredentialStore : IDisposable
     /// <summary>Starts watching the directories of the files; a change there reloads them once they are still.</summary>
     public void Watch()
     {
-        foreach (var directory in Options.Files.Select(f => Path.GetDirectoryName(Path.GetFullPath(f))!).Distinct(StringComparer.Ordinal))
+        lock (_reloading)
         {
-            var watcher = new FileSystemWatcher(directory)
-            {
-                NotifyFilter = NotifyFilters.FileName | NotifyFilters.DirectoryName | NotifyFilters.LastWrite | NotifyFilters.Size
-                    | NotifyFilters.CreationTime,
-            };
-            watcher.Changed += OnChanged;
-            watcher.Created += OnChanged;
-            watcher.Deleted += OnChanged;
-            watcher.Renamed += OnChanged;
-            watcher.Error += (_, e) => Log.TlsWatchFailed(_logger, e.GetException(), directory); // such as inotify's watch limit
-            watcher.EnableRaisingEvents = true;
-            _watchers.Add(watcher);
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            _watch ??= new FileWatch(Options.Files, Options.ReloadDelay, _time, () => Reload("a file changed"),
+                (exception, directory) => Log.TlsWatchFailed(_logger, exception, directory));
         }
     }
 
-    /// <summary>
-    /// Reads the files now. True when the credentials in force are those of the files (new, or the same as before);
-    /// false when the files did not load, which keeps the ones in force.
-    /// </summary>
-    /// <param name="cause">Why, for the log: "SIGHUP", "a file changed".</param>
+    /// <inheritdoc />
     public bool Reload(string cause)
     {
         lock (_reloading)
@@ -123,16 +109,8 @@ public sealed class TlsCredentialStore : IDisposable
             _disposed = true;
         }
 
-        foreach (var watcher in _watchers)
-        {
-            watcher.Dispose();
-        }
-
-        _settle.Dispose();
+        _watch?.Dispose();
     }
-
-    /// <summary>Each change restarts the wait, so a certificate and key written one after the other are read once, together.</summary>
-    private void OnChanged(object sender, FileSystemEventArgs e) => _settle.Change(Options.ReloadDelay, System.Threading.Timeout.InfiniteTimeSpan);
 }
 
 /// <summary>Why the TLS files did not load at the last reload, and since when reloads have failed.</summary>
