@@ -105,6 +105,7 @@ public sealed partial class OperationsDocTests
         Assert.Empty(settings.ListenTcp);
         Assert.Equal("/etc/spillway/tls/clients-ca.crt", settings.Tls?.ClientCaPath);
         Assert.Equal(["*.relays.example.com"], settings.Tls?.AllowedPeers);
+        Assert.Equal("/etc/spillway/api-keys", settings.ApiKeys?.Path);
     }
 
     [Fact]

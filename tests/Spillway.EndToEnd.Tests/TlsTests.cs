@@ -63,8 +63,12 @@ public sealed class TlsTests
         serve.Signal(SpillwayProcess.Sigterm);
         Assert.Equal(0, await serve.WaitForExitAsync());
         Assert.Equal(new SpillwayProcess.Summary(3, 3, 0, 0), serve.ReadSummary());
-        var rows = workspace.MessageRows().ToDictionary(r => (string)r["message"]!, r => (string)r["source"]!);
-        Assert.Equal(new Dictionary<string, string> { ["s_client line"] = "tls", ["s_client counted"] = "tls", ["curl over https"] = "https" }, rows);
+        var rows = workspace.MessageRows().ToDictionary(r => (string)r["message"]!, r => ((string)r["source"]!, (string?)r["client"]));
+        const string Relay = "CN=relay1.example.com";
+        Assert.Equal(new Dictionary<string, (string, string?)>
+        {
+            ["s_client line"] = ("tls", Relay), ["s_client counted"] = ("tls", Relay), ["curl over https"] = ("https", Relay),
+        }, rows);
     }
 
     [Theory]
@@ -126,6 +130,8 @@ public sealed class TlsTests
             var mine = rows.Where(r => ((string)r["message"]!).StartsWith(driver + " ", StringComparison.Ordinal)).ToList();
             Assert.Equal(Enumerable.Range(0, Messages).Select(i => $"{driver} mutual={mutual} seq={i:D4}"), mine.Select(r => (string)r["message"]!).Order());
             Assert.All(mine, r => Assert.Equal(("tls", "relayed"), ((string)r["source"]!, (string)r["app_name"]!)));
+            // Who sent it: the relay's certificate under mutual TLS, nobody said otherwise.
+            Assert.All(mine, r => Assert.Equal(mutual ? "CN=relay1.example.com" : null, (string?)r["client"]));
         }
     }
 

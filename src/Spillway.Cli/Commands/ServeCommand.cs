@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Spillway.Cli.Hosting;
 using Spillway.Diagnostics;
+using Spillway.Keys;
 using Spillway.Messages;
 using Spillway.Pipeline;
 using Spillway.Sinks;
@@ -46,7 +47,7 @@ internal static class ServeCommand
             // Opens the spill log already (recovering it): the metrics are made over it as the host is built.
             host = ServeHost.Build(settings, plan.Configuration!);
         }
-        catch (Exception ex) when (ex is SpillUnavailableException or TlsCredentialsException)
+        catch (Exception ex) when (ex is SpillUnavailableException or TlsCredentialsException or ApiKeyFileException)
         {
             await error.WriteLineAsync($"spillway serve: {ex.Message}");
             return ExitCodes.StartFailed;
