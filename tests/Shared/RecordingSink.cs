@@ -24,6 +24,11 @@ internal sealed class RecordingSink(int failures = 0) : ISink
 
     public int Attempts { get; private set; }
 
+    private int _calls;
+
+    /// <summary>Writes begun, those held at <see cref="Gate"/> included.</summary>
+    public int Calls => Volatile.Read(ref _calls);
+
     public TaskCompletionSource<int> FirstWrite { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public IReadOnlyList<string> Stored
@@ -63,6 +68,7 @@ internal sealed class RecordingSink(int failures = 0) : ISink
 
     public async ValueTask<int> WriteAsync(Batch batch, CancellationToken cancellationToken)
     {
+        Interlocked.Increment(ref _calls);
         FirstWrite.TrySetResult(batch.Count);
         if (Gate is { } gate)
         {

@@ -151,6 +151,35 @@ public sealed class BatchWriterTests
     }
 
     [Fact]
+    public async Task A_writer_is_retrying_through_its_attempts_after_a_failure_until_one_succeeds()
+    {
+        // The state alerts are written on ("retrying for minutes"): an attempt after a failure, which may itself take
+        // as long as the database's timeout, is still retrying, not writing.
+        var time = new SignallingTimeProvider();
+        var sink = new RecordingSink(failures: 1);
+        var (buffer, stats, writer) = Create(sink, time);
+        await buffer.WriteAsync(TestItems.Message("a"), Ct);
+        buffer.Complete();
+        var run = writer.RunAsync(Ct);
+        Assert.Equal(new BatchWriterOptions().Linger, await time.NextTimerAsync());
+        var backoff = await time.NextTimerAsync();
+        Assert.Equal(WriterState.Retrying, writer.State);
+
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        sink.Gate = held;
+        time.Advance(backoff);
+        await Eventually.Until(() => sink.Calls == 2, "the second attempt to begin");
+        Assert.Equal(WriterState.Retrying, writer.State);
+        Assert.NotNull(writer.RetryingSince);
+
+        held.SetResult();
+        await run.WaitAsync(TestTimeouts.Wait, Ct);
+        Assert.Null(writer.RetryingSince);
+        Assert.Equal(WriterState.Stopped, writer.State);
+        Assert.Equal(1, stats.Stored);
+    }
+
+    [Fact]
     public async Task Abort_ends_a_writer_stuck_retrying_and_leaves_the_batch_counted_as_pending()
     {
         var time = new SignallingTimeProvider();

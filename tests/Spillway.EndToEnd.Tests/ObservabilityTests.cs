@@ -55,8 +55,10 @@ public sealed class ObservabilityTests
         await Eventually.Until(() =>
         {
             metrics = PrometheusText.Parse(client.GetStringAsync("metrics", Ct).GetAwaiter().GetResult());
-            return metrics.Sum("spillway_messages_stored_total") + metrics.Sum("spillway_messages_rejected_total") == 2_000 + 3 + 5 + 4;
-        }, "every message to be stored or rejected");
+            // The buffer gives a batch's room back just after the batch is counted stored: wait for both.
+            return metrics.Sum("spillway_messages_stored_total") + metrics.Sum("spillway_messages_rejected_total") == 2_000 + 3 + 5 + 4
+                && metrics.Sum("spillway_buffer_messages") == 0;
+        }, "every message to be stored or rejected, and the buffer empty");
 
         Assert.Equal(2_003, metrics.Sum("spillway_messages_received_total", l => l["source"] == "tcp"));
         Assert.Equal(5, metrics.Sum("spillway_messages_received_total", l => l["source"] == "udp"));

@@ -97,7 +97,9 @@ public sealed class BatchWriter
         int refused;
         while (true)
         {
-            _state = WriterState.Writing;
+            // An attempt after a failure is still retrying: the state stays so until a write succeeds, however long each
+            // attempt takes (SQLite's busy timeout, a connection that times out), so "retrying for minutes" can be alerted on.
+            _state = attempt == 0 ? WriterState.Writing : WriterState.Retrying;
             try
             {
                 refused = await _sink.WriteAsync(batch, abort).ConfigureAwait(false);

@@ -12,7 +12,7 @@ public enum WriterState
     /// <summary>Handing a batch to the sink.</summary>
     Writing,
 
-    /// <summary>The last write failed; waiting to try again.</summary>
+    /// <summary>A write of the batch failed: waiting to try again, or trying again, until an attempt succeeds.</summary>
     Retrying,
 
     /// <summary>The buffer is drained and complete, or the writer was aborted.</summary>
