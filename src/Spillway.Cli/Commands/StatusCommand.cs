@@ -9,9 +9,14 @@ namespace Spillway.Cli.Commands;
 /// <summary>
 /// <c>spillway status</c>: a live view of a running <c>serve</c> (rates, buffer fill, writers, listeners, rejects),
 /// read from its <c>/metrics</c> and <c>/health</c> every <c>--interval</c>; <c>--once</c> prints one view and exits.
+/// A serve run with <c>--protect-admin</c> is read with the API key in <see cref="ApiKeyVariable"/>: a secret is never
+/// taken as an argument, which every user of the machine can read in the process list.
 /// </summary>
 internal static class StatusCommand
 {
+    /// <summary>The environment variable that holds the API key to read a serve run with <c>--protect-admin</c>.</summary>
+    public const string ApiKeyVariable = "SPILLWAY_API_KEY";
+
     public static Command Create()
     {
         var url = new Option<Uri>("--url")
@@ -47,7 +52,8 @@ internal static class StatusCommand
             },
         };
 
-        var command = new Command("status", "Show a running serve's rates, buffer, writers and listeners, from its /metrics and /health")
+        var command = new Command("status",
+            $"Show a running serve's rates, buffer, writers and listeners, from its /metrics and /health (under --protect-admin, with the API key in {ApiKeyVariable})")
         {
             url, once, interval,
         };
@@ -66,6 +72,11 @@ internal static class StatusCommand
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel);
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        if (Environment.GetEnvironmentVariable(ApiKeyVariable) is { Length: > 0 } key)
+        {
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key.Trim());
+        }
+
         try
         {
             var before = await StatusSnapshot.ReadAsync(http, url, stop.Token);
@@ -98,6 +109,13 @@ internal static class StatusCommand
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
             return 0;
+        }
+        catch (HttpRequestException ex) when (ex.StatusCode == System.Net.HttpStatusCode.Unauthorized)
+        {
+            await error.WriteLineAsync(Environment.GetEnvironmentVariable(ApiKeyVariable) is { Length: > 0 }
+                ? $"spillway status: {url} does not take the API key in {ApiKeyVariable}: it is wrong, or not in serve's --api-keys file"
+                : $"spillway status: {url} asks for an API key (serve runs with --protect-admin): set {ApiKeyVariable} to a key of its --api-keys file");
+            return 1;
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or FormatException or System.Text.Json.JsonException
                                    or KeyNotFoundException or InvalidOperationException)

@@ -29,7 +29,7 @@ internal sealed record StatusSnapshot(
         using var response = await http.GetAsync(new Uri(baseUrl, "health"), cancellationToken);
         if (response.StatusCode is not (System.Net.HttpStatusCode.OK or System.Net.HttpStatusCode.ServiceUnavailable))
         {
-            throw new HttpRequestException($"GET /health answered {(int)response.StatusCode} {response.ReasonPhrase}");
+            throw new HttpRequestException($"GET /health answered {(int)response.StatusCode} {response.ReasonPhrase}", null, response.StatusCode);
         }
 
         using var health = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
