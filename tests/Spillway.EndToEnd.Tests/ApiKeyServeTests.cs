@@ -89,6 +89,20 @@ public sealed class ApiKeyServeTests
         Assert.Equal(ObservabilityTests.Documented().Where(IsKeyMetric).Order(), served.Order());
         Assert.Equal(2, KeysHealth(await GetAsync(client, "health", opsSecret)).GetProperty("keys").GetInt32());
 
+        // spillway status reads them with the key in SPILLWAY_API_KEY, and says what is missing without it.
+        string[] status = ["status", "--url", client.BaseAddress!.ToString(), "--once", "--interval", "100ms"];
+        await using (var refused = SpillwayProcess.Start(workspace.Directory, status))
+        {
+            Assert.Equal(1, await refused.WaitForExitAsync());
+            Assert.Contains("asks for an API key (serve runs with --protect-admin): set SPILLWAY_API_KEY", refused.Error, StringComparison.Ordinal);
+        }
+
+        await using (var shown = SpillwayProcess.Start(workspace.Directory, status, new Dictionary<string, string> { ["SPILLWAY_API_KEY"] = opsSecret }))
+        {
+            Assert.True(await shown.WaitForExitAsync() == 0, shown.Error);
+            Assert.Contains(shown.OutputLines, l => l.Contains("healthy", StringComparison.Ordinal));
+        }
+
         // A file that does not read keeps the keys in force, and says so in /health.
         WriteKeys(keysFile, appLine, "prometheus sha256:not-a-hash");
         var broken = await Eventually.ValueAsync(async () => KeysHealth(await GetAsync(client, "health", opsSecret)),

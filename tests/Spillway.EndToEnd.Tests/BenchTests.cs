@@ -49,6 +49,19 @@ public sealed class BenchTests
         Assert.Equal(2000, report.GetProperty("expired_rows").GetInt64());
     }
 
+    [Fact]
+    public async Task Bench_measures_tls_beside_plain_tcp_in_one_run_with_every_message_stored_once()
+    {
+        using var workspace = new Workspace();
+        var report = await RunBenchAsync(workspace, "--tls", "--spill", "off");
+
+        Assert.False(report.GetProperty("tls_spill_on").GetBoolean());
+        Assert.True(report.GetProperty("tls_end_to_end_messages_per_second").GetProperty("min").GetDouble() > 0);
+        Assert.True(report.GetProperty("tls_ratio").GetProperty("min").GetDouble() > 0);
+        Assert.True(report.GetProperty("tls_peak_rss_bytes").GetProperty("min").GetDouble() > 1 << 20);
+        Assert.False(report.TryGetProperty("spill_end_to_end_messages_per_second", out _)); // spill off only: TLS beside that
+    }
+
     [Theory]
     [InlineData("--sink postgres needs --postgres", "--sink", "postgres")]
     [InlineData("--versus-arg compares one setting at a time", "--versus-arg=--indexes", "--versus-arg=time")] // beside both spill halves

@@ -56,6 +56,18 @@ internal sealed record BenchReport(
     /// <summary>That over the same without them.</summary>
     public Spread? VersusRatio { get; init; }
 
+    /// <summary>End to end over TLS (<c>--tls</c>), or null when not measured.</summary>
+    public Spread? TlsEndToEndMessagesPerSecond { get; init; }
+
+    /// <summary>That over the same over plain TCP, with the same spill setting (<see cref="TlsSpillOn"/>).</summary>
+    public Spread? TlsRatio { get; init; }
+
+    /// <summary>Serve's peak RSS over TLS.</summary>
+    public Spread? TlsPeakRssBytes { get; init; }
+
+    /// <summary>Whether the TLS half ran with the spill log on; null without <c>--tls</c>.</summary>
+    public bool? TlsSpillOn { get; init; }
+
     public static BenchReport Of(string sink, string database, BenchSettings settings, IReadOnlyList<RunResult> runs) => new(
         sink, database, settings.Messages, settings.Warmup, settings.Size, settings.Connections, settings.BatchSize, settings.Writers, runs.Count,
         Environment.ProcessorCount,
@@ -74,6 +86,10 @@ internal sealed record BenchReport(
         VersusArguments = settings.VersusArguments,
         VersusEndToEndMessagesPerSecond = OfAll(runs.Select(r => r.VersusMessagesPerSecond)),
         VersusRatio = OfAll(runs.Select(r => r.VersusRatio)),
+        TlsEndToEndMessagesPerSecond = OfAll(runs.Select(r => r.TlsMessagesPerSecond)),
+        TlsRatio = OfAll(runs.Select(r => r.TlsRatio)),
+        TlsPeakRssBytes = OfAll(runs.Select(r => (double?)r.Tls?.PeakResidentBytes)),
+        TlsSpillOn = settings.Tls ? settings.TlsSpillOn : null,
     };
 
     /// <summary>The spread of a figure every run has; null when some run lacks it (not measured, or not measurable here).</summary>
@@ -132,6 +148,17 @@ internal sealed record BenchReport(
             text.AppendLine(CultureInfo.InvariantCulture, $"with {string.Join(' ', VersusArguments)}:");
             Row("  end-to-end (msg/s)", versus, "N0");
             Row("  with / without", versusRatio, "F2");
+        }
+
+        if (TlsEndToEndMessagesPerSecond is { } overTls && TlsRatio is { } tlsRatio)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"over TLS (spill {(TlsSpillOn == true ? "on" : "off")}):");
+            Row("  end-to-end (msg/s)", overTls, "N0");
+            Row("  TLS / plain", tlsRatio, "F2");
+            if (TlsPeakRssBytes is { } tlsRss)
+            {
+                Row("  peak RSS (MiB)", Mib(tlsRss), "N0");
+            }
         }
 
         if (CpuBusyBefore is { } busy)

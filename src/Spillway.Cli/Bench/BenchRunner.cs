@@ -29,6 +29,15 @@ internal sealed record BenchSettings(long Messages, long Warmup, int Size, int C
     public IReadOnlyList<string> VersusArguments { get; init; } = [];
 
     /// <summary>
+    /// One more end-to-end half of each run over TLS (<c>--listen-tls</c>, RFC 5425), beside the same over plain TCP,
+    /// with the spill log as the plain half it is compared with: on, unless only off is measured.
+    /// </summary>
+    public bool Tls { get; init; }
+
+    /// <summary>Whether the TLS half, when there is one, runs with the spill log on.</summary>
+    public bool TlsSpillOn => Spill != BenchSpill.Off;
+
+    /// <summary>
     /// Rows stored before each end-to-end run as received on <see cref="BenchRunner.ExpiredAt"/>, long past any
     /// retention: with <c>--serve-arg=--retention</c>, serve deletes them while it is measured.
     /// </summary>
@@ -91,6 +100,31 @@ internal sealed record RunResult(
 
     /// <summary>End to end with the versus arguments over without them (the same spill setting).</summary>
     public double? VersusRatio => VersusMessagesPerSecond / (EndToEndMessagesPerSecond ?? SpillMessagesPerSecond);
+
+    /// <summary>End to end over TLS (<see cref="BenchSettings.Tls"/>), or null when not measured.</summary>
+    public EndToEndResult? Tls { get; init; }
+
+    /// <summary>End to end over TLS, in msg/s.</summary>
+    public double? TlsMessagesPerSecond => Tls is { } t ? Messages / t.Elapsed.TotalSeconds : null;
+
+    /// <summary>
+    /// End to end over TLS over the same over plain TCP, with the same spill setting: the spill log's half when it was
+    /// measured, else the other.
+    /// </summary>
+    public double? TlsRatio => TlsMessagesPerSecond / (SpillMessagesPerSecond ?? EndToEndMessagesPerSecond);
+}
+
+/// <summary>What one end-to-end half of a run sends through.</summary>
+internal enum HalfKind
+{
+    /// <summary>Plain TCP, serve with the benchmark's arguments.</summary>
+    Plain,
+
+    /// <summary>Plain TCP, serve with <see cref="BenchSettings.VersusArguments"/> too.</summary>
+    Versus,
+
+    /// <summary>TLS, to serve's <c>--listen-tls</c>.</summary>
+    Tls,
 }
 
 /// <summary>
@@ -100,8 +134,12 @@ internal sealed record RunResult(
 /// byte sent until all N rows are visible in the database. Each half first stores a warm-up, untimed, so that
 /// neither times the compiler at work on code it has not run yet.
 /// </summary>
-/// <remarks>The spill log, when on, lives in <paramref name="spillDirectory"/>, emptied before each run.</remarks>
-internal sealed class BenchRunner(BenchSettings settings, BenchTarget target, string spillDirectory, ILoggerFactory loggers, TextWriter progress)
+/// <remarks>
+/// The spill log, when on, lives in <paramref name="spillDirectory"/>, emptied before each run. <paramref name="tls"/>
+/// is what the TLS half serves with, when <see cref="BenchSettings.Tls"/>.
+/// </remarks>
+internal sealed class BenchRunner(
+    BenchSettings settings, BenchTarget target, string spillDirectory, ILoggerFactory loggers, TextWriter progress, BenchCertificate? tls = null)
 {
     /// <summary>How often the end-to-end half looks at the database: a few percent of a second-long run at most.</summary>
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(10);
@@ -124,28 +162,42 @@ internal sealed class BenchRunner(BenchSettings settings, BenchTarget target, st
         var ceiling = await MeasureCeilingAsync(cancellationToken);
         await progress.WriteLineAsync(Invariant($"{label}: ceiling      {settings.Messages} rows in {ceiling.TotalSeconds:F2} s: {settings.Messages / ceiling.TotalSeconds,10:N0} rows/s"));
 
-        EndToEndResult? memory = null, spill = null, versus = null;
+        EndToEndResult? memory = null, spill = null, versus = null, overTls = null;
         long lost = 0, duplicated = 0, rejected = 0;
         bool[] spillHalves = settings.Spill switch { BenchSpill.Off => [false], BenchSpill.On => [true], _ => [false, true] };
-        var halves = spillHalves.Select(on => (on, false));
+        var halves = spillHalves.Select(on => (on, HalfKind.Plain));
         if (settings.VersusArguments.Count > 0)
         {
-            halves = halves.Append((settings.Spill == BenchSpill.On, true)); // --versus-arg takes one spill setting: checked
+            halves = halves.Append((settings.Spill == BenchSpill.On, HalfKind.Versus)); // --versus-arg takes one spill setting: checked
         }
 
-        foreach (var (spillOn, withVersus) in halves.ToList())
+        if (settings.Tls)
         {
-            var half = withVersus ? $"with {string.Join(' ', settings.VersusArguments)}" : spillOn ? "spill on " : "spill off";
-            var result = await MeasureEndToEndAsync(label, spillOn, withVersus, cancellationToken);
+            halves = halves.Append((settings.TlsSpillOn, HalfKind.Tls));
+        }
+
+        foreach (var (spillOn, kind) in halves.ToList())
+        {
+            var half = kind switch
+            {
+                HalfKind.Versus => $"with {string.Join(' ', settings.VersusArguments)}",
+                HalfKind.Tls => spillOn ? "TLS, spill on " : "TLS, spill off",
+                _ => spillOn ? "spill on " : "spill off",
+            };
+            var result = await MeasureEndToEndAsync(label, spillOn, kind, cancellationToken);
             await progress.WriteLineAsync(Invariant(
                 $"{label}: end-to-end, {half}: {settings.Messages} msgs in {result.Elapsed.TotalSeconds:F2} s: {settings.Messages / result.Elapsed.TotalSeconds,10:N0} msg/s, peak RSS {Mib(result.PeakResidentBytes)}"));
             var (halfLost, halfDuplicated) = await CheckStoredAsync(cancellationToken);
             lost += halfLost;
             duplicated += halfDuplicated;
             rejected += await target.CountRejectsAsync(cancellationToken);
-            if (withVersus)
+            if (kind == HalfKind.Versus)
             {
                 versus = result;
+            }
+            else if (kind == HalfKind.Tls)
+            {
+                overTls = result;
             }
             else if (spillOn)
             {
@@ -157,9 +209,10 @@ internal sealed class BenchRunner(BenchSettings settings, BenchTarget target, st
             }
         }
 
-        var run = new RunResult(runNumber, ceiling, memory, spill, settings.Messages, lost, duplicated, rejected, busy) { Versus = versus };
+        var run = new RunResult(runNumber, ceiling, memory, spill, settings.Messages, lost, duplicated, rejected, busy) { Versus = versus, Tls = overTls };
         var spillRatio = (run.SpillRatio is { } r ? Invariant($", spill on / off {r:F2}") : "")
-            + (run.VersusRatio is { } v ? Invariant($", with / without {string.Join(' ', settings.VersusArguments)} {v:F2}") : "");
+            + (run.VersusRatio is { } v ? Invariant($", with / without {string.Join(' ', settings.VersusArguments)} {v:F2}") : "")
+            + (run.TlsRatio is { } t ? Invariant($", TLS / plain {t:F2}") : "");
         await progress.WriteLineAsync(Invariant(
             $"{label}: ratio {run.Ratio:F2}{spillRatio}, lost {lost}, duplicated {duplicated}, rejected {rejected}; serve: {(spill ?? memory)!.ServeSummary}"));
         await target.ResetAsync(cancellationToken);
@@ -282,7 +335,7 @@ internal sealed class BenchRunner(BenchSettings settings, BenchTarget target, st
         return through;
     }
 
-    private async Task<EndToEndResult> MeasureEndToEndAsync(string label, bool spillOn, bool versus, CancellationToken cancellationToken)
+    private async Task<EndToEndResult> MeasureEndToEndAsync(string label, bool spillOn, HalfKind kind, CancellationToken cancellationToken)
     {
         await target.ResetAsync(cancellationToken);
         DeleteSpillDirectory();
@@ -300,17 +353,24 @@ internal sealed class BenchRunner(BenchSettings settings, BenchTarget target, st
         }
 
         args.AddRange(settings.ServeArguments);
-        if (versus)
+        if (kind == HalfKind.Versus)
         {
             args.AddRange(settings.VersusArguments);
         }
 
-        await using var serve = ChildProcess.StartSelf(args);
-        var endpoint = await serve.ListeningAsync("tcp", StartTimeout, cancellationToken);
-        await progress.WriteLineAsync(Invariant(
-            $"{label}: serve (pid {serve.Id}) listening on tcp {endpoint}; sending {settings.Warmup} to warm up, then {settings.Messages}, over {settings.Connections} connection(s)"));
+        var certificate = kind == HalfKind.Tls ? tls ?? throw new InvalidOperationException("a TLS half needs the certificate") : null;
+        if (certificate is not null)
+        {
+            args.AddRange(["--listen-tls", "127.0.0.1:0", "--tls-cert", certificate.CertificatePath, "--tls-key", certificate.KeyPath]);
+        }
 
-        var sender = new TcpSender(endpoint, SendFraming.Lf);
+        await using var serve = ChildProcess.StartSelf(args);
+        var transport = certificate is null ? "tcp" : "tls";
+        var endpoint = await serve.ListeningAsync(transport, StartTimeout, cancellationToken);
+        await progress.WriteLineAsync(Invariant(
+            $"{label}: serve (pid {serve.Id}) listening on {transport} {endpoint}; sending {settings.Warmup} to warm up, then {settings.Messages}, over {settings.Connections} connection(s)"));
+
+        var sender = new TcpSender(endpoint, SendFraming.Lf, certificate?.ClientOptions());
         if (settings.Warmup > 0)
         {
             await SendAndWaitAsync(serve, sender, settings.Messages, settings.Warmup, settings.Warmup, cancellationToken);
@@ -393,6 +453,11 @@ internal sealed class BenchRunner(BenchSettings settings, BenchTarget target, st
             if (send.IsFaulted)
             {
                 await send; // throws what failed
+            }
+
+            if (send.IsCompletedSuccessfully && send.Result.Errors.Count > 0)
+            {
+                throw new InvalidOperationException("sending failed: " + string.Join("; ", send.Result.Errors));
             }
 
             await Task.Delay(PollInterval, TimeProvider.System, cancellationToken);

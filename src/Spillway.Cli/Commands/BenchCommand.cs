@@ -95,6 +95,11 @@ internal static class BenchCommand
                 "(with --versus-arg=--retention --versus-arg=30d): the cost of a retention at work",
             HelpName = "COUNT",
         };
+        var tls = new Option<bool>("--tls")
+        {
+            Description = "One more end-to-end half of each run over TLS (--listen-tls, a self-signed EC P-256 certificate made for the run), " +
+                "beside the same over plain TCP: the table gives both and their ratio",
+        };
         var directory = new Option<DirectoryInfo>("--directory")
         {
             Description = "Where the SQLite files and the spill log go [default: a new directory under the current one, deleted afterwards]",
@@ -104,7 +109,7 @@ internal static class BenchCommand
         var command = new Command("bench",
             "Measure the database's ceiling and serve's end-to-end throughput in one run, on fresh databases; print a table and a JSON line")
         {
-            sink, postgres, count, warmup, size, connections, runs, batchSize, writers, spill, serveArgs, versusArgs, expiredRows, directory,
+            sink, postgres, count, warmup, size, connections, runs, batchSize, writers, spill, serveArgs, versusArgs, expiredRows, tls, directory,
         };
         command.Validators.Add(result =>
         {
@@ -150,6 +155,7 @@ internal static class BenchCommand
                 ServeArguments = parseResult.GetValue(serveArgs) ?? [],
                 ExpiredRows = parseResult.GetValue(expiredRows),
                 VersusArguments = parseResult.GetValue(versusArgs) ?? [],
+                Tls = parseResult.GetValue(tls),
             };
             return await RunAsync(settings, parseResult.GetValue(sink), parseResult.GetValue(postgres), parseResult.GetValue(directory),
                 parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error, cancellationToken);
@@ -195,7 +201,8 @@ internal static class BenchCommand
             await using BenchTarget target = sink == BenchSink.Postgres
                 ? new PostgresBenchTarget(postgres!)
                 : new SqliteBenchTarget(workDirectory);
-            var runner = new BenchRunner(settings, target, Path.Combine(workDirectory, "spill"), loggers, error);
+            using var certificate = settings.Tls ? BenchCertificate.Create(Path.Combine(workDirectory, "tls")) : null;
+            var runner = new BenchRunner(settings, target, Path.Combine(workDirectory, "spill"), loggers, error, certificate);
             var results = new List<RunResult>();
             for (var run = 1; run <= settings.Runs; run++)
             {

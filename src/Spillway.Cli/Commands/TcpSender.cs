@@ -2,7 +2,9 @@ using System.Buffers;
 using System.Globalization;
 using System.IO.Pipelines;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 
 namespace Spillway.Cli.Commands;
 
@@ -25,9 +27,10 @@ internal sealed record SendReport(long Messages, long Bytes, int Connections, lo
 /// <summary>
 /// A TCP client for <c>send</c> and <c>bench</c>: the lines of a stream byte for byte, or generated messages that each
 /// carry a sequence number (<c>seq=0000000042 ...</c>), message <c>i</c> on connection <c>i % C</c>. Frames are
-/// collected into 64 KiB writes, so the sender costs little next to the service it measures.
+/// collected into 64 KiB writes, so the sender costs little next to the service it measures. With
+/// <paramref name="tls"/> each connection is TLS (RFC 5425), its handshake made before the first byte is timed.
 /// </summary>
-internal sealed class TcpSender(IPEndPoint endpoint, SendFraming framing)
+internal sealed class TcpSender(IPEndPoint endpoint, SendFraming framing, SslClientAuthenticationOptions? tls = null)
 {
     private const int FlushAt = 64 * 1024;
 
@@ -38,20 +41,23 @@ internal sealed class TcpSender(IPEndPoint endpoint, SendFraming framing)
     /// </summary>
     public async Task<SendReport> SendGeneratedAsync(long firstSequence, long count, int size, int connections, CancellationToken cancellationToken)
     {
-        var sockets = await Task.WhenAll(Enumerable.Range(0, connections).Select(c => TryConnectAsync(c, cancellationToken)));
+        var opened = await Task.WhenAll(Enumerable.Range(0, connections).Select(c => TryConnectAsync(c, cancellationToken)));
         try
         {
             var started = TimeProvider.System.GetTimestamp();
-            var results = await Task.WhenAll(sockets.Select((connected, c) => connected.Socket is { } socket
-                ? SendConnectionAsync(socket, c, connections, firstSequence, count, size, cancellationToken)
+            var results = await Task.WhenAll(opened.Select((connected, c) => connected.Connection is { } connection
+                ? SendConnectionAsync(connection, c, connections, firstSequence, count, size, cancellationToken)
                 : Task.FromResult(new Result { Error = connected.Error })));
             return Report(results, connections, started);
         }
         finally
         {
-            foreach (var (socket, _) in sockets)
+            foreach (var (connection, _) in opened)
             {
-                socket?.Dispose();
+                if (connection is not null)
+                {
+                    await connection.DisposeAsync();
+                }
             }
         }
     }
@@ -64,14 +70,14 @@ internal sealed class TcpSender(IPEndPoint endpoint, SendFraming framing)
         var started = TimeProvider.System.GetTimestamp();
         try
         {
-            var (socket, error) = await TryConnectAsync(0, cancellationToken);
-            if (socket is null)
+            var (connection, error) = await TryConnectAsync(0, cancellationToken);
+            if (connection is null)
             {
                 result.Error = error;
                 return Report([result], 1, TimeProvider.System.GetTimestamp());
             }
 
-            using (socket)
+            await using (connection)
             {
                 started = TimeProvider.System.GetTimestamp();
                 var buffer = new FrameBuffer(framing);
@@ -85,7 +91,7 @@ internal sealed class TcpSender(IPEndPoint endpoint, SendFraming framing)
                         result.Messages++;
                         if (buffer.Length >= FlushAt)
                         {
-                            result.Bytes += await buffer.FlushAsync(socket, cancellationToken);
+                            result.Bytes += await buffer.FlushAsync(connection.Stream, cancellationToken);
                         }
                     }
 
@@ -96,11 +102,11 @@ internal sealed class TcpSender(IPEndPoint endpoint, SendFraming framing)
                     }
                 }
 
-                result.Bytes += await buffer.FlushAsync(socket, cancellationToken);
-                socket.Shutdown(SocketShutdown.Send);
+                result.Bytes += await buffer.FlushAsync(connection.Stream, cancellationToken);
+                await connection.ShutdownAsync();
             }
         }
-        catch (SocketException ex)
+        catch (Exception ex) when (ex is SocketException or IOException)
         {
             result.Error = ex.Message;
         }
@@ -143,7 +149,7 @@ internal sealed class TcpSender(IPEndPoint endpoint, SendFraming framing)
     }
 
     private async Task<Result> SendConnectionAsync(
-        Socket socket, int connection, int connections, long firstSequence, long count, int size, CancellationToken cancellationToken)
+        Connection stream, int connection, int connections, long firstSequence, long count, int size, CancellationToken cancellationToken)
     {
         var result = new Result();
         try
@@ -156,14 +162,14 @@ internal sealed class TcpSender(IPEndPoint endpoint, SendFraming framing)
                 result.Messages++;
                 if (buffer.Length >= FlushAt)
                 {
-                    result.Bytes += await buffer.FlushAsync(socket, cancellationToken);
+                    result.Bytes += await buffer.FlushAsync(stream.Stream, cancellationToken);
                 }
             }
 
-            result.Bytes += await buffer.FlushAsync(socket, cancellationToken);
-            socket.Shutdown(SocketShutdown.Send);
+            result.Bytes += await buffer.FlushAsync(stream.Stream, cancellationToken);
+            await stream.ShutdownAsync();
         }
-        catch (SocketException ex)
+        catch (Exception ex) when (ex is SocketException or IOException)
         {
             result.Error = $"connection {connection}: {ex.Message}";
         }
@@ -171,23 +177,86 @@ internal sealed class TcpSender(IPEndPoint endpoint, SendFraming framing)
         return result;
     }
 
-    private async Task<(Socket? Socket, string? Error)> TryConnectAsync(int connection, CancellationToken cancellationToken)
+    private async Task<(Connection? Connection, string? Error)> TryConnectAsync(int connection, CancellationToken cancellationToken)
     {
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        Stream? stream = null;
         try
         {
             await socket.ConnectAsync(endpoint, cancellationToken);
-            return (socket, null);
+            stream = new NetworkStream(socket, ownsSocket: false);
+            if (tls is not null)
+            {
+                var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
+                stream = ssl;
+                await ssl.AuthenticateAsClientAsync(tls, cancellationToken);
+            }
+
+            return (new Connection(socket, stream), null);
         }
-        catch (SocketException ex)
+        catch (Exception ex) when (ex is SocketException or IOException or AuthenticationException)
         {
-            socket.Dispose();
-            return (null, $"connection {connection}: {ex.Message}");
+            await DisposeAsync(socket, stream);
+            return (null, $"connection {connection}: {(ex is AuthenticationException ? "TLS handshake: " : "")}{ex.Message}");
         }
         catch
         {
-            socket.Dispose();
+            await DisposeAsync(socket, stream);
             throw;
+        }
+
+        static async ValueTask DisposeAsync(Socket socket, Stream? stream)
+        {
+            if (stream is not null)
+            {
+                await stream.DisposeAsync();
+            }
+
+            socket.Dispose();
+        }
+    }
+
+    /// <summary>A connection made: its socket, and the stream written to (the socket's own, or TLS over it).</summary>
+    private sealed class Connection(Socket socket, Stream stream) : IAsyncDisposable
+    {
+        public Stream Stream => stream;
+
+        /// <summary>How long a closing connection waits for the server to close its side.</summary>
+        private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(30);
+
+        /// <summary>
+        /// Says it has sent all: TLS's close_notify first, when it is TLS, then the TCP FIN. Under TLS it then reads to
+        /// the end of what the server sends (its session tickets) until the server closes: a socket closed with bytes
+        /// unread sends a reset, and a reset makes the server's kernel throw away what it received and had not read yet.
+        /// </summary>
+        public async Task ShutdownAsync()
+        {
+            if (stream is not SslStream ssl)
+            {
+                socket.Shutdown(SocketShutdown.Send);
+                return;
+            }
+
+            await ssl.ShutdownAsync();
+            socket.Shutdown(SocketShutdown.Send);
+            using var timeout = new CancellationTokenSource(CloseTimeout, TimeProvider.System);
+            var discard = new byte[4096];
+            try
+            {
+                while (await socket.ReceiveAsync(discard, SocketFlags.None, timeout.Token) > 0)
+                {
+                }
+            }
+            catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+            {
+                throw new IOException($"the server did not close the connection within {CloseTimeout.TotalSeconds:0} s of the end of the data");
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await stream.DisposeAsync();
+            socket.Dispose();
         }
     }
 
@@ -225,12 +294,12 @@ internal sealed class TcpSender(IPEndPoint endpoint, SendFraming framing)
         }
 
         /// <summary>Sends what was collected (a partial frame never: Add writes whole frames) and returns its length.</summary>
-        public async Task<long> FlushAsync(Socket socket, CancellationToken cancellationToken)
+        public async Task<long> FlushAsync(Stream stream, CancellationToken cancellationToken)
         {
             var length = _buffer.WrittenCount;
             if (length > 0)
             {
-                await socket.SendAsync(_buffer.WrittenMemory, SocketFlags.None, cancellationToken);
+                await stream.WriteAsync(_buffer.WrittenMemory, cancellationToken);
                 _buffer.ResetWrittenCount();
             }
 
