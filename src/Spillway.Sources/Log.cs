@@ -48,6 +48,9 @@ internal static partial class Log
         Message = "API keys ({Cause}): the file does not load, so the {Count} keys in force stay; tried again when it changes or on SIGHUP: {Error}")]
     public static partial void ApiKeysReloadFailed(ILogger logger, string cause, string error, int count);
 
+    [LoggerMessage(EventId = EventIds.AdminListening, Level = LogLevel.Information, Message = "Serving /metrics and /health on {Endpoint}")]
+    public static partial void AdminListening(ILogger logger, IPEndPoint endpoint);
+
     [LoggerMessage(EventId = EventIds.ApiKeysWatchFailed, Level = LogLevel.Warning,
         Message = "API keys: watching {Directory} for a new keys file failed; SIGHUP still reloads it")]
     public static partial void ApiKeysWatchFailed(ILogger logger, Exception exception, string directory);

@@ -52,6 +52,18 @@ public sealed class CommandLineTests
         Assert.False(Directory.Exists(Path.Combine(directory.Path, "db")), "check-config created the database's directory");
     }
 
+    [Theory]
+    [InlineData("0.0.0.0:0", true)]
+    [InlineData("127.0.0.1:0", false)]
+    public async Task Check_config_warns_of_an_admin_listener_beyond_loopback_that_asks_for_no_key(string admin, bool warned)
+    {
+        using var directory = new TemporaryDirectory();
+        var (code, _, error) = await RunAsync("check-config", "--sqlite", Path.Combine(directory.Path, "logs.db"), "--listen-tcp", "127.0.0.1:0",
+            "--listen-udp", "none", "--listen-http", "127.0.0.1:0", "--listen-admin", admin);
+        Assert.True(code == 0, error);
+        Assert.Equal(warned, error.Contains("warning: --listen-admin beyond loopback serves /metrics and /health to anyone", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task Check_config_prints_every_problem_one_a_line_and_exits_1()
     {

@@ -147,6 +147,48 @@ public sealed class ObservabilityTests
     }
 
     [Fact]
+    public async Task With_listen_admin_metrics_and_health_are_served_there_alone_and_ingest_on_the_http_listener_alone()
+    {
+        using var workspace = new Workspace();
+        await using var serve = ServeTests.StartServe(workspace, "--listen-admin", "127.0.0.1:0", "--batch-linger", "10ms");
+        using var admin = new HttpClient { BaseAddress = new Uri($"http://{await serve.ListeningAsync("admin")}/"), Timeout = TestTimeouts.Wait };
+        using var http = new HttpClient { BaseAddress = new Uri($"http://{await serve.ListeningAsync("http")}/"), Timeout = TestTimeouts.Wait };
+
+        using (var posted = await http.PostAsync("ingest", new StringContent("beside the admin listener", Encoding.UTF8, "text/plain"), Ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, posted.StatusCode);
+        }
+
+        using (var refused = await admin.PostAsync("ingest", new StringContent("not here", Encoding.UTF8, "text/plain"), Ct))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, refused.StatusCode);
+        }
+
+        foreach (var path in new[] { "metrics", "health" })
+        {
+            using var response = await http.GetAsync(path, Ct);
+            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        }
+
+        var (status, health) = await GetHealthAsync(admin);
+        Assert.Equal(HttpStatusCode.OK, status);
+        // The admin listener takes no messages: it is not among the listeners.
+        Assert.Equal(["tcp", "udp", "http"], health.GetProperty("listeners").EnumerateArray().Select(l => l.GetProperty("source").GetString()));
+        Assert.Single(health.GetProperty("listeners")[2].GetProperty("endpoints").EnumerateArray());
+        await Eventually.Until(() => PrometheusText.Parse(admin.GetStringAsync("metrics", Ct).GetAwaiter().GetResult())
+            .Sum("spillway_messages_stored_total") == 1, "the message counted on the admin listener");
+
+        await using (var view = SpillwayProcess.Start(workspace.Directory, ["status", "--url", admin.BaseAddress!.ToString(), "--once", "--interval", "100ms"]))
+        {
+            Assert.True(await view.WaitForExitAsync() == 0, view.Error);
+        }
+
+        serve.Signal(SpillwayProcess.Sigterm);
+        Assert.Equal(0, await serve.WaitForExitAsync());
+        Assert.Equal(["beside the admin listener"], workspace.Messages());
+    }
+
+    [Fact]
     public async Task A_flood_of_invalid_lines_is_logged_once_not_once_a_line()
     {
         const int Lines = 100_000;

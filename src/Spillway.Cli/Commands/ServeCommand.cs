@@ -80,6 +80,11 @@ internal static class ServeCommand
             await output.WriteLineAsync($"listening {transport.ToName()} {endpoint}");
         }
 
+        foreach (var endpoint in host.Services.GetServices<ISource>().OfType<Spillway.Http.HttpSource>().SelectMany(h => h.AdminBound))
+        {
+            await output.WriteLineAsync($"listening admin {endpoint}");
+        }
+
         await output.FlushAsync(cancellationToken);
         await host.WaitForShutdownAsync(CancellationToken.None);
 

@@ -29,6 +29,9 @@ internal sealed record ServeSettings
 
     public required IReadOnlyList<IPEndPoint> ListenHttps { get; init; }
 
+    /// <summary>Where <c>/metrics</c> and <c>/health</c> are served on their own; empty serves them beside <c>/ingest</c>.</summary>
+    public IReadOnlyList<IPEndPoint> ListenAdmin { get; init; } = [];
+
     /// <summary>The TLS files and mutual-TLS rules, when <c>--tls-cert</c> is given.</summary>
     public TlsOptions? Tls { get; init; }
 
@@ -92,7 +95,7 @@ internal sealed record ServeSettings
 
     public HttpSourceOptions Http => new()
     {
-        Endpoints = ListenHttp, HttpsEndpoints = ListenHttps, MaxMessageBytes = MaxMessageBytes, WhenFull = HttpWhenFull, MaxBodyBytes = HttpMaxBodyBytes,
+        Endpoints = ListenHttp, HttpsEndpoints = ListenHttps, AdminEndpoints = ListenAdmin, MaxMessageBytes = MaxMessageBytes, WhenFull = HttpWhenFull, MaxBodyBytes = HttpMaxBodyBytes,
         MaxBodyBytesInFlight = HttpMaxBodyBytesInFlight, ProtectAdmin = ProtectAdmin,
     };
 
@@ -154,6 +157,7 @@ internal sealed record ServeSettings
             ListenHttp = reader.GetList(SettingsTable.ListenHttp),
             ListenTls = reader.GetList(SettingsTable.ListenTls),
             ListenHttps = reader.GetList(SettingsTable.ListenHttps),
+            ListenAdmin = reader.GetList(SettingsTable.ListenAdmin),
             HttpWhenFull = reader.Get(SettingsTable.HttpWhenFull),
             HttpMaxBodyBytes = reader.Get(SettingsTable.HttpMaxBodyBytes),
             HttpMaxBodyBytesInFlight = reader.Get(SettingsTable.HttpMaxBodyBytesInFlight),

@@ -43,6 +43,10 @@ internal static class SettingsTable
     public static readonly Setting<IPEndPoint> ListenHttps = Declare(Setting.Endpoints("ListenHttps", Listeners,
         "Serve what --listen-http serves, over HTTPS (HTTP/1.1 in TLS), here; repeatable; needs --tls-cert and --tls-key"));
 
+    public static readonly Setting<IPEndPoint> ListenAdmin = Declare(Setting.Endpoints("ListenAdmin", Listeners,
+        "Serve GET /metrics and GET /health here, plain HTTP, and no longer on --listen-http and --listen-https (which then serve " +
+        "POST /ingest alone); repeatable; none, the default, serves them beside POST /ingest"));
+
     public static readonly Setting<FullPolicy> TcpWhenFull = Declare(Setting.Choice("TcpWhenFull", FullPolicy.Wait, Listeners,
         "When the buffer is full, TCP waits (stops reading, pushing back on senders) or reads on and drops, counted, what does not fit"));
 

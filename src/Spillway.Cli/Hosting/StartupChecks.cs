@@ -73,6 +73,7 @@ internal static class StartupChecks
             (SettingsTable.ListenHttp, settings.ListenHttp, SocketType.Stream, "http"),
             (SettingsTable.ListenTls, settings.ListenTls, SocketType.Stream, "tls"),
             (SettingsTable.ListenHttps, settings.ListenHttps, SocketType.Stream, "https"),
+            (SettingsTable.ListenAdmin, settings.ListenAdmin, SocketType.Stream, "admin"),
             (SettingsTable.ListenUdp, settings.ListenUdp, SocketType.Dgram, "udp"),
         })
         {
@@ -87,7 +88,7 @@ internal static class StartupChecks
                 if (endpoint.Port != 0 && type == SocketType.Stream && !streams.Add(endpoint))
                 {
                     report.Problem($"{name} {endpoint} is given twice (in {SettingsTable.ListenTcp.Flag}, {SettingsTable.ListenHttp.Flag}, " +
-                        $"{SettingsTable.ListenTls.Flag} or {SettingsTable.ListenHttps.Flag}): one TCP port takes one listener");
+                        $"{SettingsTable.ListenTls.Flag}, {SettingsTable.ListenHttps.Flag} or {SettingsTable.ListenAdmin.Flag}): one TCP port takes one listener");
                     continue;
                 }
 
@@ -101,8 +102,14 @@ internal static class StartupChecks
         if (report.Problems.Count == 0)
         {
             var count = settings.ListenTcp.Count + settings.ListenUdp.Count + settings.ListenHttp.Count + settings.ListenTls.Count
-                + settings.ListenHttps.Count;
+                + settings.ListenHttps.Count + settings.ListenAdmin.Count;
             report.Fact($"listeners: {count} addresses free to listen on");
+        }
+
+        if (!reader.Failed(SettingsTable.ListenAdmin) && !settings.ProtectAdmin && settings.ListenAdmin.Any(e => !IPAddress.IsLoopback(e.Address)))
+        {
+            report.Warning($"{SettingsTable.ListenAdmin.Flag} beyond loopback serves /metrics and /health to anyone who can reach it: " +
+                $"keep it on 127.0.0.1, or add {SettingsTable.ProtectAdmin.Flag} with {SettingsTable.ApiKeys.Flag}");
         }
     }
 

@@ -33,6 +33,7 @@ public static class EventIds
     public const int ApiKeysLoaded = 2014;
     public const int ApiKeysReloadFailed = 2015;
     public const int ApiKeysWatchFailed = 2016;
+    public const int AdminListening = 2017;
 
     // 3xxx: writers and sinks
     public const int BatchWriteFailed = 3001;

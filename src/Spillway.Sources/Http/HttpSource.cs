@@ -4,6 +4,7 @@ using System.Net;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -72,12 +73,14 @@ public sealed class HttpSource : ISource
     private readonly IIngestBuffer _buffer;
     private readonly BadInputLog _badInput;
     private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
     private readonly RequestBodyReader _reader;
     private readonly ListenerStatusTracker _tracker;
     private readonly IReadOnlyList<IHttpEndpoint> _endpoints;
     private readonly TlsCredentialStore? _tls;
     private readonly ApiKeyStore? _keys;
     private HashSet<IPEndPoint> _httpsBound = [];
+    private readonly List<ListenOptions> _adminListens = [];
     private WebApplication? _app;
     private readonly CancellationTokenSource _stopping = new();
     private readonly TimeProvider _time;
@@ -111,6 +114,7 @@ public sealed class HttpSource : ISource
         _buffer = pipeline.Buffer;
         _badInput = pipeline.BadInput;
         _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger<HttpSource>();
         _reader = new RequestBodyReader(pipeline.Decoder, pipeline.BadInput, pipeline.Time, options.MaxMessageBytes);
         _tracker = new ListenerStatusTracker(pipeline.Time);
         _time = pipeline.Time;
@@ -133,6 +137,13 @@ public sealed class HttpSource : ISource
     /// <remarks>Kestrel counts its own: <c>kestrel.active_connections</c> on the <c>Microsoft.AspNetCore.Server.Kestrel</c> meter.</remarks>
     public int OpenConnections => 0;
 
+    /// <summary>
+    /// Where the endpoints beside <c>/ingest</c> are served on their own (<see cref="HttpSourceOptions.AdminEndpoints"/>,
+    /// with the ports bound), once started; these are not among the endpoints <see cref="StartAsync"/> returns, which take
+    /// messages.
+    /// </summary>
+    public IReadOnlyList<IPEndPoint> AdminBound { get; private set; } = [];
+
     /// <inheritdoc />
     public async Task<IReadOnlyList<IPEndPoint>> StartAsync(CancellationToken abort)
     {
@@ -141,7 +152,7 @@ public sealed class HttpSource : ISource
             throw new InvalidOperationException("The HTTP source was already started.");
         }
 
-        if (_options.Endpoints.Count == 0 && _options.HttpsEndpoints.Count == 0)
+        if (_options.Endpoints.Count == 0 && _options.HttpsEndpoints.Count == 0 && _options.AdminEndpoints.Count == 0)
         {
             return [];
         }
@@ -168,10 +179,20 @@ public sealed class HttpSource : ISource
             {
                 kestrel.Listen(endpoint, ListenHttps);
             }
+
+            foreach (var endpoint in _options.AdminEndpoints)
+            {
+                kestrel.Listen(endpoint, ListenAdmin);
+            }
         });
 
         var app = builder.Build();
         app.UseRouting();
+        if (_options.AdminEndpoints.Count > 0)
+        {
+            app.Use(ServeWhereAskedAsync);
+        }
+
         if (_keys is not null)
         {
             app.Use(AuthenticateAsync);
@@ -191,17 +212,63 @@ public sealed class HttpSource : ISource
         {
             await app.DisposeAsync().ConfigureAwait(false);
             throw new ListenFailedException(
-                $"cannot listen on http(s) {string.Join(", ", _options.Endpoints.Concat(_options.HttpsEndpoints))}: {ex.Message}", ex);
+                $"cannot listen on http(s) {string.Join(", ", _options.Endpoints.Concat(_options.HttpsEndpoints).Concat(_options.AdminEndpoints))}: " +
+                ex.Message, ex);
         }
 
         _app = app;
         _tracker.OnListening();
+
+        // Kestrel puts the port it bound (for port 0, the one the system chose) in each listen's endpoint as it binds.
+        AdminBound = [.. _adminListens.Select(l => l.IPEndPoint!)];
         var addresses = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses
             .Select(a => new Uri(a))
             .Select(u => (Https: u.Scheme == Uri.UriSchemeHttps, Endpoint: new IPEndPoint(IPAddress.Parse(u.Host.Trim('[', ']')), u.Port)))
+            .Where(a => !AdminBound.Contains(a.Endpoint))
             .ToList();
         _httpsBound = [.. addresses.Where(a => a.Https).Select(a => a.Endpoint)];
+        foreach (var endpoint in AdminBound)
+        {
+            Log.AdminListening(_logger, endpoint);
+        }
+
         return [.. addresses.Select(a => a.Endpoint)];
+    }
+
+    private static readonly object AdminKey = new();
+
+    /// <summary>An admin endpoint: plain HTTP/1.1, its connections marked so that a request there is told from one to /ingest.</summary>
+    private void ListenAdmin(ListenOptions listen)
+    {
+        listen.Protocols = HttpProtocols.Http1;
+        listen.Use(next => connection =>
+        {
+            connection.Items[AdminKey] = AdminKey;
+            return next(connection);
+        });
+        _adminListens.Add(listen);
+    }
+
+    /// <summary>
+    /// With admin endpoints, each listener serves its half alone: <c>/ingest</c> on the others, the rest on the admin
+    /// ones; a request for the other half is answered 404 before its body is read, as an unknown path is.
+    /// </summary>
+    private async Task ServeWhereAskedAsync(HttpContext context, RequestDelegate next)
+    {
+        if (context.GetEndpoint() is { } endpoint)
+        {
+            var onAdmin = context.Features.Get<IConnectionItemsFeature>()?.Items.ContainsKey(AdminKey) == true;
+            var ingest = endpoint.Metadata.Contains(IngestEndpoint);
+            if (onAdmin == ingest)
+            {
+                await AnswerUnreadAsync(context, StatusCodes.Status404NotFound, onAdmin
+                    ? "this listener serves /metrics and /health only: POST /ingest is served on the HTTP and HTTPS listeners"
+                    : $"{context.Request.Path} is served on the admin listener only").ConfigureAwait(false);
+                return;
+            }
+        }
+
+        await next(context).ConfigureAwait(false);
     }
 
     private static readonly object HandshakeKey = new();

@@ -20,6 +20,13 @@ public sealed record HttpSourceOptions
     /// </summary>
     public IReadOnlyList<IPEndPoint> HttpsEndpoints { get; init; } = [];
 
+    /// <summary>
+    /// Endpoints that serve the endpoints given beside <c>/ingest</c> (<c>/metrics</c>, <c>/health</c>) alone, plain HTTP;
+    /// when there are any, the other endpoints serve <c>/ingest</c> alone. <value>The default is none: all are served on
+    /// every endpoint.</value>
+    /// </summary>
+    public IReadOnlyList<IPEndPoint> AdminEndpoints { get; init; } = [];
+
     /// <summary>The largest request body; a larger one is answered 413. <value>The default is 4 MiB.</value></summary>
     public long MaxBodyBytes { get; init; } = DefaultMaxBodyBytes;
 
@@ -55,9 +62,10 @@ public sealed record HttpSourceOptions
     /// <summary>Throws <see cref="ArgumentException"/> naming the first value that is out of range.</summary>
     public void Validate()
     {
-        if (Endpoints is null || HttpsEndpoints is null)
+        if (Endpoints is null || HttpsEndpoints is null || AdminEndpoints is null)
         {
-            throw new ArgumentException("An endpoint list is missing.", Endpoints is null ? nameof(Endpoints) : nameof(HttpsEndpoints));
+            throw new ArgumentException("An endpoint list is missing.",
+                Endpoints is null ? nameof(Endpoints) : HttpsEndpoints is null ? nameof(HttpsEndpoints) : nameof(AdminEndpoints));
         }
 
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxBodyBytes, 1, nameof(MaxBodyBytes));
