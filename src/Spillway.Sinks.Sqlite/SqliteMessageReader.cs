@@ -12,6 +12,9 @@ public sealed class SqliteMessageReader : IMessageReader
 {
     private readonly SqliteConnection _connection;
 
+    // Whether the messages table has the client column: a database of before it has none until a serve of now opens it.
+    private bool _hasClient;
+
     private SqliteMessageReader(SqliteConnection connection) => _connection = connection;
 
     /// <summary>Opens <paramref name="path"/> for reading.</summary>
@@ -61,15 +64,22 @@ public sealed class SqliteMessageReader : IMessageReader
         Filter("received_at < $until", "$until", query.Until is { } until ? SqliteSink.FormatTime(until) : null);
         Filter("app_name = $app", "$app", query.App);
         Filter("hostname = $host", "$host", query.Host);
+        if (query.Client is not null && !HasClient())
+        {
+            return Task.FromResult<IReadOnlyList<StoredRow>>([]); // no row of a table without the column says who sent it
+        }
+
+        Filter("client = $client", "$client", query.Client);
         Filter("source = $source", "$source", query.Source);
         Filter("severity <= $severity", "$severity", query.Severity);
         Filter("instr(message, $grep) > 0", "$grep", query.Grep);
         Filter("id > $after", "$after", query.AfterId);
         command.Parameters.AddWithValue("$limit", query.Limit);
-        const string Columns = "id, received_at, source, peer, facility, severity, timestamp, hostname, app_name, proc_id, msg_id, structured_data, message";
+        var columns = "id, received_at, source, peer, facility, severity, timestamp, hostname, app_name, proc_id, msg_id, structured_data, message, "
+            + (HasClient() ? "client" : "NULL AS client");
         command.CommandText = query.AfterId is null
-            ? $"SELECT * FROM (SELECT {Columns} FROM messages {where} ORDER BY id DESC LIMIT $limit) ORDER BY id"
-            : $"SELECT {Columns} FROM messages {where} ORDER BY id LIMIT $limit";
+            ? $"SELECT * FROM (SELECT {columns} FROM messages {where} ORDER BY id DESC LIMIT $limit) ORDER BY id"
+            : $"SELECT {columns} FROM messages {where} ORDER BY id LIMIT $limit";
         var rows = new List<StoredRow>();
         try
         {
@@ -79,7 +89,7 @@ public sealed class SqliteMessageReader : IMessageReader
                 rows.Add(new StoredRow(
                     reader.GetInt64(0), Time(reader.GetString(1)), reader.GetString(2), reader.GetString(3), Int(reader, 4), Int(reader, 5),
                     reader.IsDBNull(6) ? null : Time(reader.GetString(6)), Text(reader, 7), Text(reader, 8), Text(reader, 9), Text(reader, 10),
-                    Text(reader, 11), reader.GetString(12)));
+                    Text(reader, 11), reader.GetString(12), Text(reader, 13)));
             }
         }
         catch (SqliteException ex) when (ex.SqliteErrorCode == 1 && ex.Message.Contains("no such table", StringComparison.Ordinal))
@@ -88,6 +98,19 @@ public sealed class SqliteMessageReader : IMessageReader
         }
 
         return Task.FromResult<IReadOnlyList<StoredRow>>(rows);
+    }
+
+    /// <summary>Whether the messages table has the client column; asked until it has (a serve may add it meanwhile).</summary>
+    private bool HasClient()
+    {
+        if (!_hasClient)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = "SELECT count(*) FROM pragma_table_info('messages') WHERE name = 'client'";
+            _hasClient = Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture) > 0;
+        }
+
+        return _hasClient;
     }
 
     /// <inheritdoc />

@@ -132,6 +132,12 @@ public abstract class SinkContractTests
 
         Assert.Equal(["billing-prod", null], (await ReadMessagesAsync()).Select(m => m.Client));
         Assert.Equal("CN=relay1.example.com,O=Example", Assert.Single(await ReadRejectsAsync()).Client);
+
+        // Read back (spillway query): the column, and a filter on it.
+        await using var reader = CreateReader();
+        Assert.Equal(["billing-prod", null], (await reader.ReadAsync(new MessageQuery(), Ct)).Select(r => r.Client));
+        Assert.Equal(["over https with a key"], (await reader.ReadAsync(new MessageQuery { Client = "billing-prod" }, Ct)).Select(r => r.Message));
+        Assert.Empty(await reader.ReadAsync(new MessageQuery { Client = "billing" }, Ct)); // exactly, not a prefix
     }
 
     [Fact]

@@ -92,6 +92,15 @@ public sealed class PostgresPartitionTests : IAsyncLifetime
             await legacy.ExecuteNonQueryAsync(Ct);
         }
 
+        // spillway query reads the tables of before, as they are, before any serve of now has opened them.
+        await using (var reader = new PostgresMessageReader(
+            new PostgresSinkOptions { ConnectionString = _database.ConnectionString, TablePrefix = _database.Prefix }, _database.DataSource))
+        {
+            var before = await reader.ReadAsync(new MessageQuery { Limit = 1 }, Ct);
+            Assert.Equal(("old 25", null), Assert.Single(before.Select(r => (r.Message, r.Client))));
+            Assert.Empty(await reader.ReadAsync(new MessageQuery { Client = "key-0" }, Ct));
+        }
+
         var logger = new FakeLogger<PostgresSink>();
         await using var sink = new PostgresSink(new PostgresSinkOptions
         {

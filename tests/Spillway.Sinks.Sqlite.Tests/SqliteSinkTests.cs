@@ -211,6 +211,13 @@ public sealed class SqliteSinkTests : IDisposable
             command.ExecuteNonQuery();
         }
 
+        // spillway query reads the table of before, as it is, before any serve of now has opened it.
+        await using (var reader = SqliteMessageReader.Open(_database.Path))
+        {
+            Assert.Equal(("before", null), Assert.Single((await reader.ReadAsync(new MessageQuery(), Ct)).Select(r => (r.Message, r.Client))));
+            Assert.Empty(await reader.ReadAsync(new MessageQuery { Client = "billing" }, Ct));
+        }
+
         var keyed = new Message(TimeProvider.System.GetUtcNow(), Transport.Https, "127.0.0.1:9", "after", 5) { Client = "billing" };
         var reject = new Reject(TimeProvider.System.GetUtcNow(), Transport.Https, "127.0.0.1:9", RejectReason.InvalidUtf8, [0xff], "not UTF-8")
         {

@@ -51,12 +51,16 @@ internal static class QueryCommand
         };
         var app = new Option<string?>("--app") { Description = "Only this APP-NAME", HelpName = "NAME" };
         var host = new Option<string?>("--host") { Description = "Only this HOSTNAME", HelpName = "NAME" };
+        var client = new Option<string?>("--client")
+        {
+            Description = "Only what this client sent: an API key's name, or a client certificate's subject (CN=...)", HelpName = "NAME",
+        };
         var severity = new Option<int?>("--severity")
         {
             Description = "This severity or a more severe one: emerg, alert, crit, err, warning, notice, info, debug (or 0-7)",
             HelpName = "LEVEL", CustomParser = ParseSeverity,
         };
-        var source = new Option<string?>("--source") { Description = "Only what came over tcp, udp or http", HelpName = "SOURCE" };
+        var source = new Option<string?>("--source") { Description = "Only what came over tcp, udp, http, tls or https", HelpName = "SOURCE" };
         source.AcceptOnlyFromAmong("tcp", "udp", "http", "tls", "https");
         var grep = new Option<string?>("--grep") { Description = "Only messages that contain this text (case-sensitive)", HelpName = "TEXT" };
         // Text, not the enum, so that the help says the default as it is typed: [default: text].
@@ -91,7 +95,7 @@ internal static class QueryCommand
         var command = tail
             ? new Command("tail", "Show the newest stored messages, then each new one as serve stores it, until Ctrl+C")
             : new Command("query", "Show the stored messages that match the filters, the newest --limit of them, oldest first");
-        foreach (var option in new Option[] { sqlite, postgres, prefix, app, host, severity, source, grep, limit, format })
+        foreach (var option in new Option[] { sqlite, postgres, prefix, app, host, client, severity, source, grep, limit, format })
         {
             command.Options.Add(option);
         }
@@ -106,7 +110,7 @@ internal static class QueryCommand
         {
             var query = new MessageQuery
             {
-                App = parse.GetValue(app), Host = parse.GetValue(host), Severity = parse.GetValue(severity), Source = parse.GetValue(source),
+                App = parse.GetValue(app), Host = parse.GetValue(host), Client = parse.GetValue(client), Severity = parse.GetValue(severity), Source = parse.GetValue(source),
                 Grep = parse.GetValue(grep), Limit = parse.GetValue(limit),
                 Since = tail ? null : parse.GetValue(since), Until = tail ? null : parse.GetValue(until),
             };
@@ -236,7 +240,7 @@ internal static class QueryCommand
         {
             if (format == RowFormat.Csv)
             {
-                output.WriteLine("id,received_at,source,peer,facility,severity,timestamp,hostname,app_name,proc_id,msg_id,structured_data,message");
+                output.WriteLine("id,received_at,source,peer,facility,severity,timestamp,hostname,app_name,proc_id,msg_id,structured_data,message,client");
             }
         }
 
@@ -305,6 +309,7 @@ internal static class QueryCommand
                 json.WriteString("msg_id", row.MsgId);
                 json.WriteString("structured_data", row.StructuredData);
                 json.WriteString("message", row.Message);
+                json.WriteString("client", row.Client);
                 json.WriteEndObject();
             }
 
@@ -327,7 +332,7 @@ internal static class QueryCommand
             row.Id.ToString(CultureInfo.InvariantCulture), Time(row.ReceivedAt), Field(row.Source), Field(row.Peer),
             row.Facility?.ToString(CultureInfo.InvariantCulture) ?? "", row.Severity?.ToString(CultureInfo.InvariantCulture) ?? "",
             row.Timestamp?.ToString("O", CultureInfo.InvariantCulture) ?? "", Field(row.Hostname), Field(row.AppName), Field(row.ProcId),
-            Field(row.MsgId), Field(row.StructuredData), Field(row.Message));
+            Field(row.MsgId), Field(row.StructuredData), Field(row.Message), Field(row.Client));
 
         private static string Field(string? value) =>
             value is null ? "" : value.AsSpan().IndexOfAny(",\"\r\n") < 0 ? value : "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";

@@ -21,7 +21,10 @@ public sealed record MessageQuery
     /// <summary>The HOSTNAME, exactly.</summary>
     public string? Host { get; init; }
 
-    /// <summary>The source: tcp, udp or http.</summary>
+    /// <summary>Who sent it, exactly: an API key's name, or a client certificate's subject.</summary>
+    public string? Client { get; init; }
+
+    /// <summary>The source: tcp, udp, http, tls or https.</summary>
     public string? Source { get; init; }
 
     /// <summary>This severity or a more severe one (a lower number: 3, err, takes err, crit, alert and emerg).</summary>
@@ -40,10 +43,10 @@ public sealed record MessageQuery
     public int Limit { get; init; } = DefaultLimit;
 }
 
-/// <summary>A message as stored, with its row id.</summary>
+/// <summary>A message as stored, with its row id; <see cref="Client"/> is null in a table of before the column.</summary>
 public sealed record StoredRow(
     long Id, DateTimeOffset ReceivedAt, string Source, string Peer, int? Facility, int? Severity, DateTimeOffset? Timestamp, string? Hostname,
-    string? AppName, string? ProcId, string? MsgId, string? StructuredData, string Message);
+    string? AppName, string? ProcId, string? MsgId, string? StructuredData, string Message, string? Client = null);
 
 /// <summary>Reads stored messages back; safe beside a <c>serve</c> writing the same database.</summary>
 public interface IMessageReader : IAsyncDisposable
