@@ -123,6 +123,21 @@ public sealed class ApiKeyTests : IDisposable
     }
 
     [Fact]
+    public async Task A_spent_bucket_fills_at_the_rate_for_all_the_time_it_was_left_alone()
+    {
+        // The bucket's own clock is the system's (System.Threading.RateLimiting takes no TimeProvider): this waits real
+        // time, because what is tested is how much time gives back. A bucket that gave back one period's worth at each
+        // look, whatever the time since the last, would let in 2 here, not 4.
+        var secret = ApiKeySecret.New();
+        using var store = Store(KeysFile(ApiKeySecret.Line("app", secret, new ApiKeyLimit(2, 4))));
+        var key = store.Find(secret)!;
+        Assert.True(key.TryTake(4, out _)); // the bucket is empty now
+
+        await Task.Delay(TimeSpan.FromSeconds(2.2), TimeProvider.System, TestContext.Current.CancellationToken);
+        Assert.True(key.TryTake(4, out _), "2 s at 2 a second fill the bucket of 4");
+    }
+
+    [Fact]
     public void A_reload_keeps_a_keys_bucket_while_its_limit_is_the_same_and_drops_removed_keys()
     {
         var (kept, removed, changed) = (ApiKeySecret.New(), ApiKeySecret.New(), ApiKeySecret.New());
