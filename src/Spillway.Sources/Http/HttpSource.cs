@@ -298,11 +298,7 @@ public sealed class HttpSource : ISource
     private async Task BeforeHandshakeAsync(ConnectionContext connection, ConnectionDelegate next, TlsCredentialStore tls)
     {
         var peer = connection.RemoteEndPoint?.ToString() ?? "unknown";
-        var handshake = new TlsHandshake((reason, detail) =>
-        {
-            Limits.HandshakeRefused(reason);
-            _badInput.Report(reason, Transport.Https, peer, detail);
-        });
+        var handshake = TlsHandshake.Counted(Limits, _badInput, Transport.Https, peer);
         var input = connection.Transport.Input;
         using var timeout = new CancellationTokenSource(tls.Options.HandshakeTimeout, _time);
         using var either = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, connection.ConnectionClosed);

@@ -111,11 +111,7 @@ internal sealed class TcpConnection : IAsyncDisposable
     /// </summary>
     private async Task<bool> HandshakeAsync(TlsCredentialStore tls, CancellationToken stop)
     {
-        var handshake = new TlsHandshake((reason, detail) =>
-        {
-            _limits.HandshakeRefused(reason);
-            _badInput.Report(reason, _transport, Peer, detail);
-        });
+        var handshake = TlsHandshake.Counted(_limits, _badInput, _transport, Peer);
         using var timeout = new CancellationTokenSource(tls.Options.HandshakeTimeout, _time);
         using var either = CancellationTokenSource.CreateLinkedTokenSource(stop, timeout.Token);
         try

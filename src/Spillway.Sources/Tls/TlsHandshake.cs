@@ -1,6 +1,9 @@
 using System.Net.Security;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
+using Spillway.Diagnostics;
+using Spillway.Messages;
+using Spillway.Pipeline;
 
 namespace Spillway.Tls;
 
@@ -45,6 +48,21 @@ public sealed class TlsHandshake
     {
         ArgumentNullException.ThrowIfNull(refused);
         _refused = refused;
+    }
+
+    /// <summary>
+    /// A listener's handshake: a refusal is counted by its reason in <paramref name="limits"/> and said to
+    /// <paramref name="badInput"/>, which logs each reason once a minute at most.
+    /// </summary>
+    public static TlsHandshake Counted(SourceLimitCounters limits, BadInputLog badInput, Transport transport, string peer)
+    {
+        ArgumentNullException.ThrowIfNull(limits);
+        ArgumentNullException.ThrowIfNull(badInput);
+        return new TlsHandshake((reason, detail) =>
+        {
+            limits.HandshakeRefused(reason);
+            badInput.Report(reason, transport, peer, detail);
+        });
     }
 
     /// <summary>Why the handshake was refused, once it was; null while it was not.</summary>
