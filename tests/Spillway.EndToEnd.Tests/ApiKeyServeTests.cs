@@ -124,6 +124,12 @@ public sealed class ApiKeyServeTests
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
 
+        // SIGHUP reads the keys file too (and does not end serve).
+        serve.Signal(SpillwayProcess.Sighup);
+        await Eventually.Until(() => serve.Error.Contains("SIGHUP received: reading the TLS and API key files again (1 set(s))", StringComparison.Ordinal),
+            "serve to say it reads the keys file again on SIGHUP");
+        Assert.False(serve.HasExited);
+
         serve.Signal(SpillwayProcess.Sigterm);
         Assert.Equal(0, await serve.WaitForExitAsync());
         Assert.Equal(new SpillwayProcess.Summary(12, 12, 0, 0), serve.ReadSummary());

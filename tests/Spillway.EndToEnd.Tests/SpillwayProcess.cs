@@ -14,6 +14,7 @@ internal sealed class SpillwayProcess : IAsyncDisposable
     public const int Sigterm = ChildProcess.Sigterm;
     public const int Sigint = ChildProcess.Sigint;
     public const int Sigkill = 9;
+    public const int Sighup = 1;
 
     private readonly ChildProcess _child;
 

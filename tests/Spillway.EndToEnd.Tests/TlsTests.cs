@@ -153,7 +153,7 @@ public sealed class TlsTests
 
         // A broken file keeps the certificate in force; /health says so; SIGHUP reads it again (and does not end serve).
         await File.WriteAllTextAsync(ca.ServerCertificate, "not a certificate\n", Ct);
-        serve.Signal(1);
+        serve.Signal(SpillwayProcess.Sighup);
         using var client = new HttpClient { Timeout = TestTimeouts.Wait };
         var health = await Eventually.ValueAsync(async () => await client.GetStringAsync(new Uri($"http://{http}/health"), Ct),
             h => h.Contains("holds no PEM certificate", StringComparison.Ordinal), "the reload failure in /health");
