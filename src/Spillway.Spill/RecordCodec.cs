@@ -9,8 +9,9 @@ namespace Spillway.Spill;
 /// <c>u32 payload length | u32 CRC-32C | u64 sequence number | payload</c>. The checksum covers the length, the
 /// sequence number and the payload, so a torn write, a flipped bit or a stray length is found before it is believed.
 /// The payload is one <see cref="IngestItem"/>: every field the sinks store, and the frame size the bounds count.
-/// <see cref="IngestItem.Client"/> comes last, and only when it is set: a record without it is the record of the
-/// versions before it, so a spill log written by either reads back in both (one with clients only in this one on).
+/// <see cref="IngestItem.Client"/> comes last, and only when it is set: a record without it is written as the versions
+/// before it wrote theirs, so a spill log of before reads back here unchanged. A record with it reads in this version
+/// and later ones only: an earlier version finds bytes after its last field and quarantines the record.
 /// </summary>
 internal static class RecordCodec
 {
