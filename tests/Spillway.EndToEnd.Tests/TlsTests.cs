@@ -71,6 +71,46 @@ public sealed class TlsTests
         }, rows);
     }
 
+    [Fact]
+    public async Task Spillway_send_sends_over_mutual_tls_and_what_it_sends_without_its_certificate_is_not_stored()
+    {
+        using var workspace = new Workspace();
+        var ca = await OpenSslCa.CreateAsync(workspace.Directory);
+        await using var serve = ServeTests.StartServe(workspace, "--listen-tls", "127.0.0.1:0", "--tls-cert", ca.ServerCertificate, "--tls-key", ca.ServerKey,
+            "--tls-client-ca", ca.CaCertificate, "--batch-linger", "10ms");
+        var tls = await serve.ListeningAsync("tls");
+        var (certificate, key) = ca.Client("relay1.example.com");
+
+        await using (var send = SpillwayProcess.Start(workspace.Directory,
+            ["send", "--tcp", tls.ToString(), "--tls-ca", ca.CaCertificate, "--tls-cert", certificate, "--tls-key", key, "-n", "500", "-c", "2"]))
+        {
+            Assert.True(await send.WaitForExitAsync() == 0, send.Error);
+            Assert.StartsWith("sent 500 messages", Assert.Single(send.OutputLines), StringComparison.Ordinal);
+            Assert.Contains($"to tls {tls}", send.OutputLines[0], StringComparison.Ordinal);
+        }
+
+        // Without a certificate: TLS 1.3 tells a client its certificate was wanted only after its side of the handshake,
+        // so the send may fail or may write into a connection the server closes; either way none of it is stored (below).
+        await using (var refused = SpillwayProcess.Start(workspace.Directory, ["send", "--tcp", tls.ToString(), "--tls-ca", ca.CaCertificate, "-n", "10"]))
+        {
+            await refused.WaitForExitAsync();
+        }
+
+        await using (var wrongName = SpillwayProcess.Start(workspace.Directory,
+            ["send", "--tcp", tls.ToString(), "--tls-ca", ca.CaCertificate, "--tls-name", "logs.example.net", "--tls-cert", certificate, "--tls-key", key, "-n", "10"]))
+        {
+            Assert.Equal(1, await wrongName.WaitForExitAsync()); // the server's certificate is for localhost and 127.0.0.1
+            Assert.Contains("TLS handshake", wrongName.Error, StringComparison.Ordinal);
+        }
+
+        await Eventually.Until(() => workspace.Count("messages") >= 500, "the 500 messages sent with the certificate");
+        serve.Signal(SpillwayProcess.Sigterm);
+        Assert.Equal(0, await serve.WaitForExitAsync());
+        var rows = workspace.MessageRows();
+        Assert.Equal(500, rows.Count);
+        Assert.All(rows, r => Assert.Equal(("tls", "CN=relay1.example.com"), ((string)r["source"]!, (string?)r["client"])));
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

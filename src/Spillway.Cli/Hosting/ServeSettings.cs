@@ -95,8 +95,8 @@ internal sealed record ServeSettings
 
     public HttpSourceOptions Http => new()
     {
-        Endpoints = ListenHttp, HttpsEndpoints = ListenHttps, AdminEndpoints = ListenAdmin, MaxMessageBytes = MaxMessageBytes, WhenFull = HttpWhenFull, MaxBodyBytes = HttpMaxBodyBytes,
-        MaxBodyBytesInFlight = HttpMaxBodyBytesInFlight, ProtectAdmin = ProtectAdmin,
+        Endpoints = ListenHttp, HttpsEndpoints = ListenHttps, AdminEndpoints = ListenAdmin, MaxMessageBytes = MaxMessageBytes, WhenFull = HttpWhenFull,
+        MaxBodyBytes = HttpMaxBodyBytes, MaxBodyBytesInFlight = HttpMaxBodyBytesInFlight, ProtectAdmin = ProtectAdmin,
     };
 
     public UdpSourceOptions Udp => new()
