@@ -121,11 +121,13 @@ public sealed class ObservabilityTests
 
             await SendTcpAsync(tcp, "<13>waits for the lock\n"u8.ToArray());
             JsonElement unhealthy = default;
+            // With --unhealthy-after 0s a first write that waits on the lock is unhealthy already, while it is still
+            // "writing": wait for the failure that makes it "retrying".
             await Eventually.Until(() =>
             {
                 (status, unhealthy) = GetHealthAsync(client).GetAwaiter().GetResult();
-                return status == HttpStatusCode.ServiceUnavailable;
-            }, "/health to answer 503", TimeSpan.FromSeconds(60));
+                return status == HttpStatusCode.ServiceUnavailable && unhealthy.GetProperty("writers")[0].GetProperty("state").GetString() == "retrying";
+            }, "/health to answer 503 with the writer retrying", TimeSpan.FromSeconds(60));
 
             Assert.Equal("unhealthy", unhealthy.GetProperty("status").GetString());
             var writer = unhealthy.GetProperty("writers")[0];

@@ -1,5 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Spillway.Diagnostics;
 using Spillway.Framing;
@@ -22,6 +25,7 @@ internal sealed class SourceHarness : IAsyncDisposable
     private TcpSource? _tcp;
     private UdpSource? _udp;
     private HttpSource? _http;
+    private WebApplication? _web;
     private bool _stopped;
 
     private SourceHarness(int maxMessages, RecordingSink sink)
@@ -86,13 +90,31 @@ internal sealed class SourceHarness : IAsyncDisposable
         int maxMessageBytes = 64 * 1024, ApiKeyStore? keys = null, bool protectAdmin = false, IEnumerable<IHttpEndpoint>? endpoints = null)
     {
         var harness = new SourceHarness(maxMessages, sink ?? new RecordingSink());
-        harness._http = new HttpSource(
-            new HttpSourceOptions
-            {
-                Endpoints = [new IPEndPoint(IPAddress.Loopback, 0)], MaxBodyBytes = maxBodyBytes, WhenFull = whenFull, MaxMessageBytes = maxMessageBytes,
-                ProtectAdmin = protectAdmin,
-            },
-            harness._pipeline, NullLoggerFactory.Instance, endpoints, keys: keys);
+
+        // On a web host, as serve runs it: the host starts first, and the source binds when it starts.
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
+        builder.Services.AddSingleton(new HttpSourceOptions
+        {
+            Endpoints = [new IPEndPoint(IPAddress.Loopback, 0)], MaxBodyBytes = maxBodyBytes, WhenFull = whenFull, MaxMessageBytes = maxMessageBytes,
+            ProtectAdmin = protectAdmin,
+        });
+        builder.Services.AddSingleton(harness._pipeline);
+        builder.Services.AddSingleton<ILoggerFactory>(NullLoggerFactory.Instance);
+        if (keys is not null)
+        {
+            builder.Services.AddSingleton(keys);
+        }
+
+        foreach (var endpoint in endpoints ?? [])
+        {
+            builder.Services.AddSingleton(endpoint);
+        }
+
+        builder.AddHttpSource();
+        harness._web = builder.Build();
+        harness._web.MapHttpSource();
+        await harness._web.StartAsync(TestContext.Current.CancellationToken);
+        harness._http = harness._web.Services.GetRequiredService<HttpSource>();
         harness.Endpoint = (await harness._http.StartAsync(harness._abort.Token))[0];
         return harness;
     }
@@ -134,6 +156,12 @@ internal sealed class SourceHarness : IAsyncDisposable
         if (_http is not null)
         {
             await _http.DisposeAsync();
+        }
+
+        if (_web is not null)
+        {
+            await _web.StopAsync(CancellationToken.None);
+            await _web.DisposeAsync();
         }
 
         _abort.Dispose();

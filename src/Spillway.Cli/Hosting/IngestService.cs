@@ -8,7 +8,8 @@ using Spillway.Pipeline;
 namespace Spillway.Cli.Hosting;
 
 /// <summary>
-/// Starts and stops the pipeline in order. Start: open the sinks (failing fast), start the writers, then the
+/// Starts and stops the pipeline in order. Start: open the sinks (failing fast), start the writers, then, once every
+/// hosted service has started (the web host's server among them, which holds the HTTP application by then), the
 /// listeners. Stop: listeners stop accepting and reading and hand in their last frames, the buffer completes, the
 /// writers drain it, the sinks close.
 /// </summary>
@@ -21,7 +22,7 @@ internal sealed class IngestService(
     ShutdownControl shutdown,
     IHostApplicationLifetime lifetime,
     TimeProvider time,
-    ILogger<IngestService> logger) : IHostedService
+    ILogger<IngestService> logger) : IHostedLifecycleService
 {
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(2);
     private readonly ISource[] _sources = [.. sources];
@@ -35,12 +36,18 @@ internal sealed class IngestService(
     /// </summary>
     public IReadOnlyList<(ISource Source, Transport Transport, IPEndPoint Endpoint)> Listening => _listening;
 
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await writers.OpenAsync(cancellationToken);
         _writer = RunWritersAsync();
         _ = WatchBufferAsync();
+    }
 
+    /// <summary>The listeners, in order; one that cannot listen stops what started and fails the start.</summary>
+    public async Task StartedAsync(CancellationToken cancellationToken)
+    {
         try
         {
             foreach (var source in _sources)
@@ -59,6 +66,10 @@ internal sealed class IngestService(
             throw;
         }
     }
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -27,9 +28,10 @@ internal static class ServeHost
 {
     public static IHost Build(ServeSettings settings, IConfiguration configuration)
     {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        // A web host, so that the HTTP source serves on this host's own Kestrel, container, logging and lifetime; the
+        // empty one, which adds nothing this does not add itself.
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions
         {
-            DisableDefaults = true,
             ApplicationName = "spillway",
             ContentRootPath = Directory.GetCurrentDirectory(),
         });
@@ -161,10 +163,12 @@ internal static class ServeHost
         }
 
         services.AddSingleton<ISource, UdpSource>();
-        services.AddSingleton<ISource, HttpSource>();
+        builder.AddHttpSource();
+        services.AddSingleton<ISource>(sp => sp.GetRequiredService<HttpSource>());
         services.AddSingleton<IngestService>();
         services.AddHostedService(sp => sp.GetRequiredService<IngestService>());
         var host = builder.Build();
+        host.MapHttpSource();
 
         // Observable instruments exist once made: make them now, not at the first scrape.
         host.Services.GetRequiredService<ServeMetrics>();

@@ -6,13 +6,10 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Net.Http.Headers;
 using Spillway.Diagnostics;
@@ -21,6 +18,7 @@ using Spillway.Messages;
 using Spillway.Pipeline;
 using Spillway.Tls;
 using HttpProtocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols;
+using KestrelServerOptions = Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions;
 using ListenOptions = Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions;
 
 namespace Spillway.Http;
@@ -72,7 +70,6 @@ public sealed class HttpSource : ISource
     private readonly HttpSourceOptions _options;
     private readonly IIngestBuffer _buffer;
     private readonly BadInputLog _badInput;
-    private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly RequestBodyReader _reader;
     private readonly ListenerStatusTracker _tracker;
@@ -81,26 +78,32 @@ public sealed class HttpSource : ISource
     private readonly ApiKeyStore? _keys;
     private HashSet<IPEndPoint> _httpsBound = [];
     private readonly List<ListenOptions> _adminListens = [];
-    private WebApplication? _app;
+    private readonly HttpSourceServer _server;
+    private volatile bool _listening;
     private readonly CancellationTokenSource _stopping = new();
     private readonly TimeProvider _time;
     private CancellationToken _abort;
     private long _bodyBytesInFlight;
     private int _state; // 0 new, 1 started, 2 stopping
 
-    /// <summary>Creates the source; <see cref="StartAsync"/> binds it.</summary>
+    /// <summary>
+    /// Creates the source on its web host (<see cref="HttpSourceHosting.AddHttpSource"/> registers it); once the host
+    /// has started, <see cref="StartAsync"/> binds it.
+    /// </summary>
     /// <param name="options">Where to listen and the request limits.</param>
     /// <param name="pipeline">The buffer and decoder the messages go through.</param>
+    /// <param name="server">The host's server, which binds when the source starts.</param>
     /// <param name="loggerFactory">Where the listener logs.</param>
     /// <param name="endpoints">More endpoints to serve on the same listener (<c>/metrics</c>, <c>/health</c>).</param>
     /// <param name="tls">The TLS credentials, which <see cref="HttpSourceOptions.HttpsEndpoints"/> need.</param>
     /// <param name="keys">The API keys requests must carry; null lets every request in.</param>
     public HttpSource(
-        HttpSourceOptions options, SourcePipeline pipeline, ILoggerFactory loggerFactory, IEnumerable<IHttpEndpoint>? endpoints = null,
-        TlsCredentialStore? tls = null, ApiKeyStore? keys = null)
+        HttpSourceOptions options, SourcePipeline pipeline, HttpSourceServer server, ILoggerFactory loggerFactory,
+        IEnumerable<IHttpEndpoint>? endpoints = null, TlsCredentialStore? tls = null, ApiKeyStore? keys = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(pipeline);
+        ArgumentNullException.ThrowIfNull(server);
         ArgumentNullException.ThrowIfNull(loggerFactory);
         options.Validate();
         if (options.HttpsEndpoints.Count > 0 && tls is null)
@@ -108,12 +111,12 @@ public sealed class HttpSource : ISource
             throw new ArgumentException("HTTPS endpoints need TLS credentials.", nameof(tls));
         }
 
+        _server = server;
         _tls = tls;
         _keys = keys;
         _options = options;
         _buffer = pipeline.Buffer;
         _badInput = pipeline.BadInput;
-        _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<HttpSource>();
         _reader = new RequestBodyReader(pipeline.Decoder, pipeline.BadInput, pipeline.Time, options.MaxMessageBytes);
         _tracker = new ListenerStatusTracker(pipeline.Time);
@@ -144,49 +147,36 @@ public sealed class HttpSource : ISource
     /// </summary>
     public IReadOnlyList<IPEndPoint> AdminBound { get; private set; } = [];
 
-    /// <inheritdoc />
-    public async Task<IReadOnlyList<IPEndPoint>> StartAsync(CancellationToken abort)
+    /// <summary>
+    /// Configures the host's Kestrel (see <see cref="HttpSourceHosting.AddHttpSource"/>): the listeners, HTTPS with the
+    /// source's credentials, the admin listeners, and the request limits.
+    /// </summary>
+    internal void Configure(KestrelServerOptions kestrel)
     {
-        if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
+        kestrel.AddServerHeader = false;
+        kestrel.Limits.MaxRequestBodySize = _options.MaxBodyBytes;
+        foreach (var endpoint in _options.Endpoints)
         {
-            throw new InvalidOperationException("The HTTP source was already started.");
+            kestrel.Listen(endpoint);
         }
 
-        if (_options.Endpoints.Count == 0 && _options.HttpsEndpoints.Count == 0 && _options.AdminEndpoints.Count == 0)
+        foreach (var endpoint in _options.HttpsEndpoints)
         {
-            return [];
+            kestrel.Listen(endpoint, ListenHttps);
         }
 
-        _abort = abort;
-        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = "spillway" });
-        builder.Services.AddSingleton(_loggerFactory);
-        builder.Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
-        builder.Services.AddRoutingCore();
-        builder.Services.AddSingleton<IHostLifetime, HostedByServeLifetime>();
-
-        // In-flight requests end when their messages are stored; a forced stop, not a timeout, cuts them short.
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = Timeout.InfiniteTimeSpan);
-        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
+        foreach (var endpoint in _options.AdminEndpoints)
         {
-            kestrel.AddServerHeader = false;
-            kestrel.Limits.MaxRequestBodySize = _options.MaxBodyBytes;
-            foreach (var endpoint in _options.Endpoints)
-            {
-                kestrel.Listen(endpoint);
-            }
+            kestrel.Listen(endpoint, ListenAdmin);
+        }
+    }
 
-            foreach (var endpoint in _options.HttpsEndpoints)
-            {
-                kestrel.Listen(endpoint, ListenHttps);
-            }
-
-            foreach (var endpoint in _options.AdminEndpoints)
-            {
-                kestrel.Listen(endpoint, ListenAdmin);
-            }
-        });
-
-        var app = builder.Build();
+    /// <summary>
+    /// Maps <c>POST /ingest</c>, the other endpoints and their middleware on the host's application (see
+    /// <see cref="HttpSourceHosting.MapHttpSource"/>).
+    /// </summary>
+    internal void Map(WebApplication app)
+    {
         app.UseRouting();
         if (_options.AdminEndpoints.Count > 0)
         {
@@ -203,25 +193,40 @@ public sealed class HttpSource : ISource
         {
             endpoint.Map(app);
         }
+    }
 
+    /// <inheritdoc />
+    /// <remarks>The web host must have started (its server holds the application by then); this binds the listeners.</remarks>
+    public async Task<IReadOnlyList<IPEndPoint>> StartAsync(CancellationToken abort)
+    {
+        if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
+        {
+            throw new InvalidOperationException("The HTTP source was already started.");
+        }
+
+        if (_options.Endpoints.Count == 0 && _options.HttpsEndpoints.Count == 0 && _options.AdminEndpoints.Count == 0)
+        {
+            return [];
+        }
+
+        _abort = abort;
         try
         {
-            await app.StartAsync(CancellationToken.None).ConfigureAwait(false);
+            await _server.ListenAsync(CancellationToken.None).ConfigureAwait(false);
         }
         catch (IOException ex)
         {
-            await app.DisposeAsync().ConfigureAwait(false);
             throw new ListenFailedException(
                 $"cannot listen on http(s) {string.Join(", ", _options.Endpoints.Concat(_options.HttpsEndpoints).Concat(_options.AdminEndpoints))}: " +
                 ex.Message, ex);
         }
 
-        _app = app;
+        _listening = true;
         _tracker.OnListening();
 
         // Kestrel puts the port it bound (for port 0, the one the system chose) in each listen's endpoint as it binds.
         AdminBound = [.. _adminListens.Select(l => l.IPEndPoint!)];
-        var addresses = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses
+        var addresses = _server.Features.GetRequiredFeature<IServerAddressesFeature>().Addresses
             .Select(a => new Uri(a))
             .Select(u => (Https: u.Scheme == Uri.UriSchemeHttps, Endpoint: new IPEndPoint(IPAddress.Parse(u.Host.Trim('[', ']')), u.Port)))
             .Where(a => !AdminBound.Contains(a.Endpoint))
@@ -342,26 +347,21 @@ public sealed class HttpSource : ISource
     /// <summary>Stops accepting requests and waits for those in flight to be answered (once stored). Idempotent.</summary>
     public async Task StopAsync()
     {
-        if (Interlocked.Exchange(ref _state, 2) != 1 || _app is null)
+        if (Interlocked.Exchange(ref _state, 2) != 1 || !_listening)
         {
             return;
         }
 
         _tracker.OnStopped();
         await _stopping.CancelAsync().ConfigureAwait(false);
-        await _app.StopAsync(CancellationToken.None).ConfigureAwait(false);
+        await _server.StopAsync(CancellationToken.None).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
         await StopAsync().ConfigureAwait(false);
-        if (_app is not null)
-        {
-            await _app.DisposeAsync().ConfigureAwait(false);
-        }
-
-        _stopping.Dispose();
+        _stopping.Dispose(); // the server is the host's, disposed with it
     }
 
     // Marks the endpoint that takes messages, which needs a key whenever the source has keys.
