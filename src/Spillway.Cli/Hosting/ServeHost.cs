@@ -114,7 +114,7 @@ internal static class ServeHost
                 : ActivatorUtilities.CreateInstance<PostgresSink>(sp);
             return (sink, ActivatorUtilities.CreateInstance<BatchWriter>(sp, sink));
         })]));
-        // Metrics on /metrics and health on /health, served by the HTTP listener beside /ingest.
+        // Metrics on /metrics and health on /health, served by the HTTP listener beside /ingest (or on --listen-admin).
         services.AddSingleton(settings);
         services.AddMetrics();
         services.AddSingleton<PipelineMetrics>();

@@ -30,7 +30,8 @@ namespace Spillway.Http;
 /// is on: see <see cref="IIngestBuffer"/>); 503 with Retry-After when the buffer is full
 /// (nothing of the request taken, so it can be sent again whole); 413 over the body limit; 415 for another
 /// Content-Type; 400 with the reason for a body it cannot read. The same endpoints are served over HTTPS on
-/// <see cref="HttpSourceOptions.HttpsEndpoints"/>, with the TLS credentials of the TLS listeners.
+/// <see cref="HttpSourceOptions.HttpsEndpoints"/>, with the TLS credentials of the TLS listeners. It serves on the
+/// Kestrel of the web host it is part of (<see cref="HttpSourceHosting"/>), and binds when it is started.
 /// </summary>
 public sealed class HttpSource : ISource
 {
