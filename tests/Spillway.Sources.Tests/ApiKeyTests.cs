@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Spillway.Http;
 using Spillway.Keys;
+using Spillway.Reloading;
 using Spillway.Testing;
 
 namespace Spillway.Sources.Tests;
@@ -169,7 +170,7 @@ public sealed class ApiKeyTests : IDisposable
         KeysFile("app " + secret); // an operator pasted the secret itself
         Assert.False(store.Reload("SIGHUP"));
         Assert.Equal("app", store.Find(secret)?.Name);
-        var failure = Assert.IsType<ApiKeyReloadFailure>(store.Failure);
+        var failure = Assert.IsType<ReloadFailure>(store.Failure);
         Assert.Contains("this is a secret, not its hash", failure.Error, StringComparison.Ordinal);
         Assert.Equal(time.GetUtcNow(), failure.Since);
 

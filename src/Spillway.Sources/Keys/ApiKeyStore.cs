@@ -8,62 +8,36 @@ namespace Spillway.Keys;
 
 /// <summary>
 /// The API keys in force, read from their file at start and again when it changes (watched) or on SIGHUP; a file that
-/// does not load keeps the keys in force, is logged, shown by <see cref="Failure"/>, and is tried again at its next
-/// change. It finds the key of a secret in constant time, holds each key's rate-limit bucket (kept across reloads
+/// does not load keeps the keys in force, is logged, shown by <c>Failure</c>, and is tried again at its next
+/// change (see <see cref="ReloadingStore{T, TLoadException}"/>). It finds the key of a secret in constant time, holds each key's rate-limit bucket (kept across reloads
 /// while the key's limit is the same), and counts what each key sent.
 /// </summary>
-public sealed class ApiKeyStore : IReloadable, IDisposable
+public sealed class ApiKeyStore : ReloadingStore<ApiKey[], ApiKeyFileException>
 {
-    private readonly TimeProvider _time;
+    private static readonly ReloadWords Words = new("the file changed", "the file loads again");
+
     private readonly ILogger _logger;
-    private readonly Lock _reloading = new();
     private readonly ConcurrentDictionary<string, ApiKeyCounts> _counts = new(StringComparer.Ordinal);
-    private volatile ApiKey[] _keys;
-    private volatile ApiKeyReloadFailure? _failure;
-    private FileWatch? _watch;
-    private long _reloads;
-    private bool _disposed;
 
     /// <summary>Loads the file, which must load: a start with a keys file that cannot be used fails.</summary>
     /// <exception cref="ApiKeyFileException">The file cannot be used; the message says why.</exception>
     public ApiKeyStore(ApiKeyOptions options, TimeProvider time, ILogger<ApiKeyStore> logger)
+        : base(Initial(options), [options.Path], options.ReloadDelay, time, Words)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(time);
         ArgumentNullException.ThrowIfNull(logger);
-        options.Validate();
         Options = options;
-        _time = time;
         _logger = logger;
-        _keys = WithBuckets(ApiKeyFile.Read(options.Path), []);
-        Log.ApiKeysLoaded(_logger, "start", _keys.Length, options.Path);
+        Log.ApiKeysLoaded(_logger, "start", InForce.Length, options.Path);
     }
 
     /// <summary>The file and its watch.</summary>
     public ApiKeyOptions Options { get; }
 
     /// <summary>The keys in force.</summary>
-    public IReadOnlyList<ApiKey> Keys => _keys;
-
-    /// <summary>Why the last reload kept the keys in force, and since when; null once a reload succeeds.</summary>
-    public ApiKeyReloadFailure? Failure => _failure;
-
-    /// <summary>Reloads that put a changed set of keys in force.</summary>
-    public long Reloads => Interlocked.Read(ref _reloads);
+    public IReadOnlyList<ApiKey> Keys => InForce;
 
     /// <summary>What each key that has sent anything since the start sent, by name.</summary>
     public IReadOnlyDictionary<string, ApiKeyCounts> Counts => _counts;
-
-    /// <summary>Starts watching the file's directory; a change there reloads it once it is still.</summary>
-    public void Watch()
-    {
-        lock (_reloading)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            _watch ??= new FileWatch([Options.Path], Options.ReloadDelay, _time, () => Reload("the file changed"),
-                (exception, directory) => Log.ApiKeysWatchFailed(_logger, exception, directory));
-        }
-    }
 
     /// <summary>
     /// The key whose secret this is, or null. Every key's hash is compared, each in constant time, so the time taken
@@ -73,7 +47,7 @@ public sealed class ApiKeyStore : IReloadable, IDisposable
     {
         var hash = ApiKeySecret.Hash(secret);
         ApiKey? found = null;
-        foreach (var key in _keys)
+        foreach (var key in InForce)
         {
             if (CryptographicOperations.FixedTimeEquals(hash, key.Hash))
             {
@@ -96,55 +70,30 @@ public sealed class ApiKeyStore : IReloadable, IDisposable
     public void CountLimited(ApiKey key) => Interlocked.Increment(ref CountsOf(key).LimitedRequests);
 
     /// <inheritdoc />
-    public bool Reload(string cause)
+    protected override ApiKey[] Load() => [.. ApiKeyFile.Read(Options.Path)];
+
+    /// <inheritdoc />
+    protected override bool Same(ApiKey[] loaded, ApiKey[] current) =>
+        loaded.Length == current.Length && loaded.Zip(current).All(p => p.First.Name == p.Second.Name && p.First.Limit == p.Second.Limit
+            && p.First.Hash.AsSpan().SequenceEqual(p.Second.Hash));
+
+    /// <inheritdoc />
+    protected override ApiKey[] Adopt(ApiKey[] loaded, ApiKey[] current) => WithBuckets(loaded, current);
+
+    /// <inheritdoc />
+    protected override void Loaded(string cause, ApiKey[] value) => Log.ApiKeysLoaded(_logger, cause, value.Length, Options.Path);
+
+    /// <inheritdoc />
+    protected override void ReloadFailed(string cause, string error, ApiKey[] current) => Log.ApiKeysReloadFailed(_logger, cause, error, current.Length);
+
+    /// <inheritdoc />
+    protected override void WatchFailed(Exception exception, string directory) => Log.ApiKeysWatchFailed(_logger, exception, directory);
+
+    private static ApiKey[] Initial(ApiKeyOptions options)
     {
-        lock (_reloading)
-        {
-            if (_disposed)
-            {
-                return false;
-            }
-
-            IReadOnlyList<ApiKey> loaded;
-            try
-            {
-                loaded = ApiKeyFile.Read(Options.Path);
-            }
-            catch (ApiKeyFileException ex)
-            {
-                _failure = new ApiKeyReloadFailure(ex.Message, _failure?.Since ?? _time.GetUtcNow());
-                Log.ApiKeysReloadFailed(_logger, cause, ex.Message, _keys.Length);
-                return false;
-            }
-
-            var recovered = _failure is not null;
-            _failure = null;
-            if (Same(loaded, _keys))
-            {
-                if (recovered)
-                {
-                    Log.ApiKeysLoaded(_logger, cause + ", the file loads again", loaded.Count, Options.Path);
-                }
-
-                return true;
-            }
-
-            _keys = WithBuckets(loaded, _keys);
-            Interlocked.Increment(ref _reloads);
-            Log.ApiKeysLoaded(_logger, cause, loaded.Count, Options.Path);
-            return true;
-        }
-    }
-
-    /// <summary>Stops watching.</summary>
-    public void Dispose()
-    {
-        lock (_reloading)
-        {
-            _disposed = true;
-        }
-
-        _watch?.Dispose();
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        return WithBuckets(ApiKeyFile.Read(options.Path), []);
     }
 
     private ApiKeyCounts CountsOf(ApiKey key) => _counts.GetOrAdd(key.Name, static _ => new ApiKeyCounts());
@@ -174,10 +123,6 @@ public sealed class ApiKeyStore : IReloadable, IDisposable
 
         return [.. keys];
     }
-
-    private static bool Same(IReadOnlyList<ApiKey> a, ApiKey[] b) =>
-        a.Count == b.Length && a.Zip(b).All(p => p.First.Name == p.Second.Name && p.First.Limit == p.Second.Limit
-            && p.First.Hash.AsSpan().SequenceEqual(p.Second.Hash));
 }
 
 /// <summary>What one key sent since the start.</summary>
@@ -196,6 +141,3 @@ public sealed class ApiKeyCounts
     /// <summary>Requests its rate limit answered 429.</summary>
     public long Limited => Interlocked.Read(ref LimitedRequests);
 }
-
-/// <summary>Why the keys file did not load at the last reload, and since when reloads have failed.</summary>
-public sealed record ApiKeyReloadFailure(string Error, DateTimeOffset Since);

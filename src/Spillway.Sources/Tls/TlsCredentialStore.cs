@@ -6,112 +6,54 @@ namespace Spillway.Tls;
 /// <summary>
 /// The TLS credentials in force, shared by every TLS listener, and their rotation without a restart: when a file
 /// changes (watched in its directory, so a file replaced by a rename or a symlink swap is seen too) or on
-/// <see cref="Reload"/> (SIGHUP), the files are read again after they have been still for
+/// SIGHUP, the files are read again after they have been still for
 /// <see cref="TlsOptions.ReloadDelay"/>. New handshakes take the new credentials; open connections go on with theirs.
-/// Files that do not load keep the credentials in force, are logged, shown by <see cref="Failure"/>, and are tried again
-/// at their next change.
+/// Files that do not load keep the credentials in force, are logged, shown by <c>Failure</c>, and are tried again
+/// at their next change (see <see cref="ReloadingStore{T, TLoadException}"/>).
 /// </summary>
-public sealed class TlsCredentialStore : IReloadable, IDisposable
+public sealed class TlsCredentialStore : ReloadingStore<TlsCredentials, TlsCredentialsException>
 {
-    private readonly TimeProvider _time;
+    private static readonly ReloadWords Words = new("a file changed", "the files load again");
+
     private readonly ILogger _logger;
-    private FileWatch? _watch;
-    private readonly Lock _reloading = new();
-    private volatile TlsCredentials _current;
-    private volatile TlsReloadFailure? _failure;
-    private long _reloads;
-    private bool _disposed;
 
     /// <summary>Loads the files, which must load: a start with TLS credentials that cannot be used fails.</summary>
     /// <exception cref="TlsCredentialsException">The files cannot be used; the message says why.</exception>
     public TlsCredentialStore(TlsOptions options, TimeProvider time, ILogger<TlsCredentialStore> logger)
+        : base(Initial(options, time), options.Files, options.ReloadDelay, time, Words)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(time);
         ArgumentNullException.ThrowIfNull(logger);
-        options.Validate();
         Options = options;
-        _time = time;
         _logger = logger;
-        _current = TlsCredentials.Load(options, time.GetUtcNow());
-        Log.TlsLoaded(_logger, "start", _current);
+        Log.TlsLoaded(_logger, "start", Current);
     }
 
     /// <summary>The files and the mutual-TLS rules.</summary>
     public TlsOptions Options { get; }
 
     /// <summary>The credentials new handshakes take.</summary>
-    public TlsCredentials Current => _current;
-
-    /// <summary>Why the last reload kept the credentials in force, and since when; null once a reload succeeds.</summary>
-    public TlsReloadFailure? Failure => _failure;
-
-    /// <summary>Reloads that put new credentials in force.</summary>
-    public long Reloads => Interlocked.Read(ref _reloads);
-
-    /// <summary>Starts watching the directories of the files; a change there reloads them once they are still.</summary>
-    public void Watch()
-    {
-        lock (_reloading)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            _watch ??= new FileWatch(Options.Files, Options.ReloadDelay, _time, () => Reload("a file changed"),
-                (exception, directory) => Log.TlsWatchFailed(_logger, exception, directory));
-        }
-    }
+    public TlsCredentials Current => InForce;
 
     /// <inheritdoc />
-    public bool Reload(string cause)
+    protected override TlsCredentials Load() => TlsCredentials.Load(Options, Time.GetUtcNow());
+
+    /// <inheritdoc />
+    protected override bool Same(TlsCredentials loaded, TlsCredentials current) => loaded.SameAs(current);
+
+    /// <inheritdoc />
+    protected override void Loaded(string cause, TlsCredentials value) => Log.TlsLoaded(_logger, cause, value);
+
+    /// <inheritdoc />
+    protected override void ReloadFailed(string cause, string error, TlsCredentials current) => Log.TlsReloadFailed(_logger, cause, error, current);
+
+    /// <inheritdoc />
+    protected override void WatchFailed(Exception exception, string directory) => Log.TlsWatchFailed(_logger, exception, directory);
+
+    private static TlsCredentials Initial(TlsOptions options, TimeProvider time)
     {
-        lock (_reloading)
-        {
-            if (_disposed)
-            {
-                return false;
-            }
-
-            TlsCredentials loaded;
-            try
-            {
-                loaded = TlsCredentials.Load(Options, _time.GetUtcNow());
-            }
-            catch (TlsCredentialsException ex)
-            {
-                _failure = new TlsReloadFailure(ex.Message, _failure?.Since ?? _time.GetUtcNow());
-                Log.TlsReloadFailed(_logger, cause, ex.Message, _current);
-                return false;
-            }
-
-            var recovered = _failure is not null;
-            _failure = null;
-            if (loaded.SameAs(_current))
-            {
-                if (recovered)
-                {
-                    Log.TlsLoaded(_logger, cause + ", the files load again", loaded);
-                }
-
-                return true;
-            }
-
-            _current = loaded;
-            Interlocked.Increment(ref _reloads);
-            Log.TlsLoaded(_logger, cause, loaded);
-            return true;
-        }
-    }
-
-    /// <summary>Stops watching.</summary>
-    public void Dispose()
-    {
-        lock (_reloading)
-        {
-            _disposed = true;
-        }
-
-        _watch?.Dispose();
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(time);
+        options.Validate();
+        return TlsCredentials.Load(options, time.GetUtcNow());
     }
 }
-
-/// <summary>Why the TLS files did not load at the last reload, and since when reloads have failed.</summary>
-public sealed record TlsReloadFailure(string Error, DateTimeOffset Since);
