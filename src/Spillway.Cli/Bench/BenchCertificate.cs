@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Spillway.Cli.Commands;
 
 namespace Spillway.Cli.Bench;
 
@@ -60,17 +61,7 @@ internal sealed class BenchCertificate : IDisposable
     }
 
     /// <summary>How the sender connects: to <c>localhost</c>, trusting this certificate as its only root.</summary>
-    public SslClientAuthenticationOptions ClientOptions()
-    {
-        var policy = new X509ChainPolicy
-        {
-            TrustMode = X509ChainTrustMode.CustomRootTrust,
-            RevocationMode = X509RevocationMode.NoCheck,
-            DisableCertificateDownloads = true,
-        };
-        policy.CustomTrustStore.Add(_certificate);
-        return new SslClientAuthenticationOptions { TargetHost = "localhost", CertificateChainPolicy = policy };
-    }
+    public SslClientAuthenticationOptions ClientOptions() => TcpSender.TrustingOnly([_certificate], "localhost");
 
     public void Dispose() => _certificate.Dispose();
 }

@@ -142,12 +142,7 @@ internal static class SendCommand
             throw new CryptographicException($"'{caPath}' holds no PEM certificate");
         }
 
-        var policy = new X509ChainPolicy
-        {
-            TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck, DisableCertificateDownloads = true,
-        };
-        policy.CustomTrustStore.AddRange(roots);
-        var options = new SslClientAuthenticationOptions { TargetHost = name, CertificateChainPolicy = policy };
+        var options = TcpSender.TrustingOnly(roots, name);
         if (certificatePath is not null)
         {
             options.ClientCertificates = [X509Certificate2.CreateFromPemFile(certificatePath, keyPath)];

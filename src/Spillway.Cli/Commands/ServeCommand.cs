@@ -80,7 +80,7 @@ internal static class ServeCommand
             await output.WriteLineAsync($"listening {transport.ToName()} {endpoint}");
         }
 
-        foreach (var endpoint in host.Services.GetServices<ISource>().OfType<Spillway.Http.HttpSource>().SelectMany(h => h.AdminBound))
+        foreach (var endpoint in host.Services.GetRequiredService<Spillway.Http.HttpSource>().AdminBound)
         {
             await output.WriteLineAsync($"listening admin {endpoint}");
         }

@@ -5,6 +5,7 @@ using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 
 namespace Spillway.Cli.Commands;
 
@@ -33,6 +34,20 @@ internal sealed record SendReport(long Messages, long Bytes, int Connections, lo
 internal sealed class TcpSender(IPEndPoint endpoint, SendFraming framing, SslClientAuthenticationOptions? tls = null)
 {
     private const int FlushAt = 64 * 1024;
+
+    /// <summary>
+    /// TLS to <paramref name="targetHost"/> (the name the server's certificate must carry), trusting
+    /// <paramref name="roots"/> alone: no system store, no revocation lookups, no downloads.
+    /// </summary>
+    public static SslClientAuthenticationOptions TrustingOnly(X509Certificate2Collection roots, string targetHost)
+    {
+        var policy = new X509ChainPolicy
+        {
+            TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck, DisableCertificateDownloads = true,
+        };
+        policy.CustomTrustStore.AddRange(roots);
+        return new SslClientAuthenticationOptions { TargetHost = targetHost, CertificateChainPolicy = policy };
+    }
 
     /// <summary>
     /// Sends <paramref name="count"/> generated messages, numbered from <paramref name="firstSequence"/>. Every
