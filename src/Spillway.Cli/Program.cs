@@ -6,12 +6,12 @@ namespace Spillway.Cli;
 /// <summary>The <c>spillway</c> command.</summary>
 internal static class Program
 {
-    public static Task<int> Main(string[] args) => InvokeAsync(args, Console.OpenStandardInput, Console.Out, Console.Error);
+    public static Task<int> Main(string[] args) => InvokeAsync(args, Console.Out, Console.Error);
 
     /// <summary>Parses and runs a command line with the given standard streams.</summary>
-    public static Task<int> InvokeAsync(string[] args, Func<Stream> openInput, TextWriter output, TextWriter error)
+    public static Task<int> InvokeAsync(string[] args, TextWriter output, TextWriter error)
     {
-        var root = CreateRootCommand(openInput);
+        var root = CreateRootCommand();
         var configuration = new InvocationConfiguration
         {
             Output = output,
@@ -24,15 +24,13 @@ internal static class Program
         return root.Parse(args).InvokeAsync(configuration);
     }
 
-    public static RootCommand CreateRootCommand(Func<Stream> openInput)
+    public static RootCommand CreateRootCommand()
     {
         var root = new RootCommand("Spillway: catches messages from the network in bursts and stores every one of them in a database")
         {
             ServeCommand.Create(),
             CheckConfigCommand.Create(),
-            SendCommand.Create(openInput),
             DemoCommand.Create(),
-            BenchCommand.Create(),
             StatusCommand.Create(),
             KeyCommand.Create(),
             QueryCommand.CreateQuery(),

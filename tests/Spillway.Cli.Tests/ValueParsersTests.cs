@@ -1,4 +1,3 @@
-using System.Net;
 using Spillway.Cli.Hosting;
 
 namespace Spillway.Cli.Tests;
@@ -46,26 +45,6 @@ public sealed class ValueParsersTests
     [InlineData("soon")]
     [InlineData("-5s")]
     public void Bad_durations(string text) => Assert.False(ValueParsers.TryParseDuration(text, out _));
-
-    [Theory]
-    [InlineData("127.0.0.1:5514", "127.0.0.1:5514")]
-    [InlineData("localhost:0", "127.0.0.1:0")]
-    [InlineData("*:514", "0.0.0.0:514")]
-    [InlineData("[::1]:5514", "[::1]:5514")]
-    public void Endpoints(string text, string expected)
-    {
-        Assert.True(ValueParsers.TryParseEndpoint(text, out var endpoint));
-        Assert.Equal(IPEndPoint.Parse(expected), endpoint);
-    }
-
-    [Theory]
-    [InlineData("127.0.0.1")]
-    [InlineData("127.0.0.1:65536")]
-    [InlineData("::1:5514")]
-    [InlineData("[127.0.0.1]:5514")]
-    [InlineData(":5514")]
-    [InlineData("host.example:5514")]
-    public void Bad_endpoints(string text) => Assert.False(ValueParsers.TryParseEndpoint(text, out _));
 
     [Theory]
     [InlineData(65536L, "64KiB")]

@@ -4,7 +4,7 @@ using Spillway.Testing;
 namespace Spillway.EndToEnd.Tests;
 
 /// <summary>
-/// <c>spillway bench</c> on a small N: it runs both halves and reports every message stored once. Its figures are
+/// <c>spillway-bench</c> on a small N: it runs both halves and reports every message stored once. Its figures are
 /// not asserted: speed is for the benchmark to measure, not for a test.
 /// </summary>
 [Collection(PostgresCollection.Name)]
@@ -50,6 +50,19 @@ public sealed class BenchTests
     }
 
     [Fact]
+    public async Task Bench_measures_another_build_beside_its_own_in_one_run()
+    {
+        using var workspace = new Workspace();
+        var other = Path.Combine(AppContext.BaseDirectory, "spillway.dll"); // the same build, run through dotnet exec: another path
+        var report = await RunBenchAsync(workspace, "--spill", "on", "--versus-serve", other);
+
+        Assert.Equal(other, report.GetProperty("versus_serve").GetString());
+        Assert.True(report.GetProperty("versus_end_to_end_messages_per_second").GetProperty("min").GetDouble() > 0);
+        Assert.True(report.GetProperty("versus_peak_rss_bytes").GetProperty("min").GetDouble() > 1 << 20);
+        Assert.False(report.TryGetProperty("end_to_end_messages_per_second", out _)); // spill on only: the other build beside that
+    }
+
+    [Fact]
     public async Task Bench_measures_tls_beside_plain_tcp_in_one_run_with_every_message_stored_once()
     {
         using var workspace = new Workspace();
@@ -65,10 +78,11 @@ public sealed class BenchTests
     [Theory]
     [InlineData("--sink postgres needs --postgres", "--sink", "postgres")]
     [InlineData("--versus-arg compares one setting at a time", "--versus-arg=--indexes", "--versus-arg=time")] // beside both spill halves
+    [InlineData("--versus-serve compares one build at a time", "--versus-serve", "spillway")]
     public async Task Bench_refuses_what_it_cannot_run_and_says_why(string reason, params string[] args)
     {
         using var workspace = new Workspace();
-        await using var bench = SpillwayProcess.Start(workspace.Directory, ["bench", .. args]);
+        await using var bench = SpillwayProcess.StartBench(workspace.Directory, args);
         Assert.NotEqual(0, await bench.WaitForExitAsync());
         Assert.Contains(reason, bench.Error, StringComparison.Ordinal);
     }
@@ -76,14 +90,14 @@ public sealed class BenchTests
     private static async Task<JsonElement> RunBenchAsync(Workspace workspace, params string[] args)
     {
         const int Messages = 3_000;
-        await using var bench = SpillwayProcess.Start(workspace.Directory,
-            ["bench", "-n", $"{Messages}", "--warmup", "500", "--runs", "2", "--connections", "3", "--batch-size", "500", .. args]);
+        await using var bench = SpillwayProcess.StartBench(workspace.Directory,
+            ["-n", $"{Messages}", "--warmup", "500", "--runs", "2", "--connections", "3", "--batch-size", "500", .. args]);
         var exitCode = await bench.WaitForExitAsync(TimeSpan.FromMinutes(3));
         Assert.True(exitCode == 0, $"bench exited with {exitCode}:\n{bench.Error}");
 
         // The last line of stdout is the JSON report, for scripts; the table above it is for people.
         var lines = bench.OutputLines;
-        Assert.Contains(lines, l => l.StartsWith("end-to-end / ceiling", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("end-to-end", StringComparison.Ordinal) && l.Contains("/ ceiling", StringComparison.Ordinal));
         using var json = JsonDocument.Parse(lines[^1]);
         var report = json.RootElement.Clone();
         Assert.Equal(Messages, report.GetProperty("messages").GetInt64());

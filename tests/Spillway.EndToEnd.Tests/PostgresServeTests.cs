@@ -1,5 +1,5 @@
 using Npgsql;
-using Spillway.Cli.Commands;
+using Spillway.Bench;
 using Spillway.Testing;
 
 namespace Spillway.EndToEnd.Tests;
@@ -21,7 +21,7 @@ public sealed class PostgresServeTests
         {
             await using var serve = ServeTests.StartServe(workspace, "--postgres", connectionString, "--postgres-table-prefix", prefix);
             var endpoint = await serve.ListeningAsync();
-            await using var send = SpillwayProcess.Start(workspace.Directory,
+            await using var send = SpillwayProcess.StartBench(workspace.Directory,
                 ["send", "--tcp", endpoint.ToString(), "-n", $"{Messages}", "--connections", "20"]);
 
             await Eventually.Until(() => Count(dataSource, $"SELECT count(*) FROM \"{prefix}messages\"") >= 20_000, "the first rows");

@@ -1,4 +1,4 @@
-using Spillway.Cli.Commands;
+using Spillway.Bench;
 using Spillway.Testing;
 
 namespace Spillway.EndToEnd.Tests;
@@ -18,7 +18,7 @@ public sealed class ServeTests
             await using var serve = StartServe(workspace);
             var endpoint = await serve.ListeningAsync();
 
-            await using var send = SpillwayProcess.Start(workspace.Directory,
+            await using var send = SpillwayProcess.StartBench(workspace.Directory,
                 ["send", "--tcp", endpoint.ToString(), "-n", $"{Messages}", "--connections", $"{Connections}", "--framing", run % 2 == 0 ? "lf" : "octet"]);
             Assert.Equal(0, await send.WaitForExitAsync());
 
@@ -43,7 +43,7 @@ public sealed class ServeTests
             using var workspace = new Workspace();
             await using var serve = StartServe(workspace, "--batch-size", "1000", "--stop-read-timeout", stopReadTimeout);
             var endpoint = await serve.ListeningAsync();
-            await using var send = SpillwayProcess.Start(workspace.Directory,
+            await using var send = SpillwayProcess.StartBench(workspace.Directory,
                 ["send", "--tcp", endpoint.ToString(), "-n", $"{Messages}", "--connections", $"{Connections}", "--framing", framing]);
 
             await Eventually.Until(() => workspace.Count("messages") >= storedBeforeStop || send.HasExited, $"{storedBeforeStop} rows");
@@ -74,7 +74,7 @@ public sealed class ServeTests
         // Another process's write lock: every batch fails and is retried, so the drain cannot finish.
         using var blocker = workspace.Connect();
         using var transaction = blocker.BeginTransaction(deferred: false);
-        await using (var send = SpillwayProcess.Start(workspace.Directory, ["send", "--tcp", endpoint.ToString(), "-n", "1000"]))
+        await using (var send = SpillwayProcess.StartBench(workspace.Directory, ["send", "--tcp", endpoint.ToString(), "-n", "1000"]))
         {
             Assert.Equal(0, await send.WaitForExitAsync());
         }
@@ -156,7 +156,7 @@ public sealed class ServeTests
         using var workspace = new Workspace();
         await using var serve = StartServe(workspace);
         var endpoint = await serve.ListeningAsync();
-        await using (var send = SpillwayProcess.Start(workspace.Directory, ["send", "--tcp", endpoint.ToString()]))
+        await using (var send = SpillwayProcess.StartBench(workspace.Directory, ["send", "--tcp", endpoint.ToString()]))
         {
             await send.WriteInputAsync("hello\nworld\n\nlast line without LF");
             Assert.Equal(0, await send.WaitForExitAsync());

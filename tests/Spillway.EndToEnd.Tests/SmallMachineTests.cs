@@ -54,7 +54,7 @@ public sealed class SmallMachineTests
                 var blocker = workspace.Connect();
                 var transaction = blocker.BeginTransaction(deferred: false);
                 using var stopLoad = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-                await using var send = SpillwayProcess.Start(workspace.Directory, ["send", "--tcp", tcp.ToString(), "-n", "200000", "-c", "2"]);
+                await using var send = SpillwayProcess.StartBench(workspace.Directory, ["send", "--tcp", tcp.ToString(), "-n", "200000", "-c", "2"]);
                 var posting = Enumerable.Range(0, 2).Select(c => PostAsync(http, c, answered, refused, stopLoad.Token)).ToArray();
 
                 await Eventually.Until(() => !refused.IsEmpty || serve.HasExited, "the disk to fill and HTTP to be answered 503", TimeSpan.FromMinutes(2));

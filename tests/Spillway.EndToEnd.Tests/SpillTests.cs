@@ -83,7 +83,7 @@ public sealed class SpillTests
 
         // With the memory buffer alone (100,000 messages) the sender would be pushed back; with the spill log it
         // finishes while the database is still away.
-        await using (var send = SpillwayProcess.Start(workspace.Directory, ["send", "--tcp", tcp.ToString(), "-n", $"{Burst}", "-c", "4"]))
+        await using (var send = SpillwayProcess.StartBench(workspace.Directory, ["send", "--tcp", tcp.ToString(), "-n", $"{Burst}", "-c", "4"]))
         {
             Assert.Equal(0, await send.WaitForExitAsync(TimeSpan.FromMinutes(2)));
         }
@@ -122,7 +122,7 @@ public sealed class SpillTests
         var blocker = workspace.Connect();
         var transaction = blocker.BeginTransaction(deferred: false);
 
-        await using var send = SpillwayProcess.Start(
+        await using var send = SpillwayProcess.StartBench(
             workspace.Directory, ["send", "--tcp", tcp.ToString(), "-n", $"{tcpMessages}", "--size", $"{Size}", "-c", "1"]);
         IReadOnlyList<Sample> metrics = [];
         await Eventually.Until(() =>
@@ -170,7 +170,7 @@ public sealed class SpillTests
             using var client = new HttpClient { BaseAddress = new Uri($"http://{await serve.ListeningAsync("http")}/") };
             var blocker = workspace.Connect();
             var transaction = blocker.BeginTransaction(deferred: false);
-            await using (var send = SpillwayProcess.Start(workspace.Directory, ["send", "--tcp", tcp.ToString(), "-n", "1000"]))
+            await using (var send = SpillwayProcess.StartBench(workspace.Directory, ["send", "--tcp", tcp.ToString(), "-n", "1000"]))
             {
                 Assert.Equal(0, await send.WaitForExitAsync());
             }

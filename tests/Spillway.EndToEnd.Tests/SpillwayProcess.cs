@@ -1,13 +1,12 @@
-using System.Diagnostics;
 using System.Net;
-using Spillway.Cli.Bench;
+using Spillway.Bench;
 using Spillway.Testing;
 
 namespace Spillway.EndToEnd.Tests;
 
 /// <summary>
-/// The built <c>spillway</c> CLI run as a child process, its output captured line by line: the CLI's own
-/// <see cref="ChildProcess"/>, with the tests' timeouts and assertions.
+/// The built <c>spillway</c> CLI (or the load tools' <c>spillway-bench</c>) run as a child process, its output captured
+/// line by line: the load tools' <see cref="ChildProcess"/>, with the tests' timeouts and assertions.
 /// </summary>
 internal sealed class SpillwayProcess : IAsyncDisposable
 {
@@ -28,12 +27,17 @@ internal sealed class SpillwayProcess : IAsyncDisposable
 
     public string Error => _child.Error;
 
-    public static SpillwayProcess Start(string workingDirectory, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
+    public static SpillwayProcess Start(string workingDirectory, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null) =>
+        Start("spillway.dll", workingDirectory, args, environment);
+
+    /// <summary><c>spillway-bench</c> with <paramref name="args"/>: the benchmark, or <c>send</c>.</summary>
+    public static SpillwayProcess StartBench(string workingDirectory, IEnumerable<string> args) => Start("spillway-bench.dll", workingDirectory, args, null);
+
+    private static SpillwayProcess Start(string program, string workingDirectory, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment)
     {
-        var host = Environment.ProcessPath is { } path && Path.GetFileNameWithoutExtension(path) == "dotnet" ? path : "dotnet";
-        var start = new ProcessStartInfo(host) { WorkingDirectory = workingDirectory, RedirectStandardInput = true };
-        start.ArgumentList.Add("exec");
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "spillway.dll"));
+        var start = ChildProcess.StartInfo(Path.Combine(AppContext.BaseDirectory, program));
+        start.WorkingDirectory = workingDirectory;
+        start.RedirectStandardInput = true;
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);

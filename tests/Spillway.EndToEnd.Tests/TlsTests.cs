@@ -81,7 +81,7 @@ public sealed class TlsTests
         var tls = await serve.ListeningAsync("tls");
         var (certificate, key) = ca.Client("relay1.example.com");
 
-        await using (var send = SpillwayProcess.Start(workspace.Directory,
+        await using (var send = SpillwayProcess.StartBench(workspace.Directory,
             ["send", "--tcp", tls.ToString(), "--tls-ca", ca.CaCertificate, "--tls-cert", certificate, "--tls-key", key, "-n", "500", "-c", "2"]))
         {
             Assert.True(await send.WaitForExitAsync() == 0, send.Error);
@@ -91,12 +91,12 @@ public sealed class TlsTests
 
         // Without a certificate: TLS 1.3 tells a client its certificate was wanted only after its side of the handshake,
         // so the send may fail or may write into a connection the server closes; either way none of it is stored (below).
-        await using (var refused = SpillwayProcess.Start(workspace.Directory, ["send", "--tcp", tls.ToString(), "--tls-ca", ca.CaCertificate, "-n", "10"]))
+        await using (var refused = SpillwayProcess.StartBench(workspace.Directory, ["send", "--tcp", tls.ToString(), "--tls-ca", ca.CaCertificate, "-n", "10"]))
         {
             await refused.WaitForExitAsync();
         }
 
-        await using (var wrongName = SpillwayProcess.Start(workspace.Directory,
+        await using (var wrongName = SpillwayProcess.StartBench(workspace.Directory,
             ["send", "--tcp", tls.ToString(), "--tls-ca", ca.CaCertificate, "--tls-name", "logs.example.net", "--tls-cert", certificate, "--tls-key", key, "-n", "10"]))
         {
             Assert.Equal(1, await wrongName.WaitForExitAsync()); // the server's certificate is for localhost and 127.0.0.1

@@ -127,7 +127,7 @@ internal abstract class Setting
     /// <summary>A list of addresses to listen on, none unless given.</summary>
     public static Setting<IPEndPoint> Endpoints(string name, SettingSection section, string help) =>
         new(name, "HOST:PORT", null!, "HOST:PORT, such as 127.0.0.1:6514, [::1]:6514 or *:6514, or none",
-            ValueParsers.TryParseEndpoint, e => e.ToString(), help, section, defaultText: "none", isList: true) { EmptyByDefault = true };
+            ListenEndpoint.TryParse, e => e.ToString(), help, section, defaultText: "none", isList: true) { EmptyByDefault = true };
 
     /// <summary>A list of free-text values, none unless given.</summary>
     public static Setting<string> TextList(string name, string valueName, string expected, Func<string, bool> valid, SettingSection section,
@@ -143,7 +143,7 @@ internal abstract class Setting
     /// <summary>A list of addresses to listen on; <c>none</c> alone makes it empty.</summary>
     public static Setting<IPEndPoint> Endpoints(string name, IPEndPoint @default, SettingSection section, string help) =>
         new(name, "HOST:PORT", @default, "HOST:PORT, such as 127.0.0.1:5514, [::1]:5514 or *:5514, or none",
-            ValueParsers.TryParseEndpoint, e => e.ToString(), help, section, isList: true);
+            ListenEndpoint.TryParse, e => e.ToString(), help, section, isList: true);
 
     private static string Range<T>(T min, T max, T unbounded, Func<T, string> format)
         where T : IEquatable<T> =>

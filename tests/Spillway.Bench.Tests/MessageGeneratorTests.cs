@@ -1,7 +1,6 @@
 using System.Text;
-using Spillway.Cli.Commands;
 
-namespace Spillway.Cli.Tests;
+namespace Spillway.Bench.Tests;
 
 public sealed class MessageGeneratorTests
 {

@@ -2,9 +2,8 @@ using System.Net;
 using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using Spillway.Cli.Commands;
 
-namespace Spillway.Cli.Bench;
+namespace Spillway.Bench;
 
 /// <summary>
 /// The certificate <c>bench --tls</c> serves with: self-signed, EC P-256 (what a production setup would use, and
@@ -33,7 +32,7 @@ internal sealed class BenchCertificate : IDisposable
     public static BenchCertificate Create(string directory)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest("CN=spillway bench", key, HashAlgorithmName.SHA256);
+        var request = new CertificateRequest("CN=spillway-bench", key, HashAlgorithmName.SHA256);
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(ServerAuthentication)], critical: false));
         var names = new SubjectAlternativeNameBuilder();
         names.AddDnsName("localhost");

@@ -4,7 +4,7 @@ using System.Globalization;
 using System.Net;
 using System.Runtime.InteropServices;
 
-namespace Spillway.Cli.Bench;
+namespace Spillway.Bench;
 
 /// <summary>
 /// A <c>spillway</c> run as a child process (<c>serve</c> under <c>bench</c>, or under the end-to-end tests), its stdout
@@ -65,13 +65,13 @@ internal sealed partial class ChildProcess : IAsyncDisposable
     public string Error => string.Join('\n', _error);
 
     /// <summary>
-    /// Starts this program with <paramref name="args"/>, keeping the last 40 lines of its stderr. <c>SPILLWAY__*</c>
-    /// variables are not passed on: the child runs with the arguments given and the defaults, whatever the caller's
-    /// environment says.
+    /// Starts the <c>spillway</c> at <paramref name="program"/> (an executable, or a <c>.dll</c> run by <c>dotnet exec</c>)
+    /// with <paramref name="args"/>, keeping the last 40 lines of its stderr. <c>SPILLWAY__*</c> variables are not passed
+    /// on: the child runs with the arguments given and the defaults, whatever the caller's environment says.
     /// </summary>
-    public static ChildProcess StartSelf(IEnumerable<string> args)
+    public static ChildProcess StartServe(string program, IEnumerable<string> args)
     {
-        var start = SelfStartInfo();
+        var start = StartInfo(program);
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
@@ -83,6 +83,28 @@ internal sealed partial class ChildProcess : IAsyncDisposable
         }
 
         return Start(start, errorLinesKept: 40);
+    }
+
+    /// <summary>The <c>spillway</c> built and copied beside this program: its executable, else its <c>spillway.dll</c>.</summary>
+    public static string ServeBesideThis()
+    {
+        var executable = Path.Combine(AppContext.BaseDirectory, "spillway");
+        return File.Exists(executable) ? executable : Path.Combine(AppContext.BaseDirectory, "spillway.dll");
+    }
+
+    /// <summary>How to run <paramref name="program"/>: itself, or a <c>.dll</c> under the <c>dotnet</c> running this one (else on the PATH).</summary>
+    public static ProcessStartInfo StartInfo(string program)
+    {
+        if (!program.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
+        {
+            return new ProcessStartInfo(program);
+        }
+
+        var host = Environment.ProcessPath is { } path && Path.GetFileNameWithoutExtension(path) == "dotnet" ? path : "dotnet";
+        var start = new ProcessStartInfo(host);
+        start.ArgumentList.Add("exec");
+        start.ArgumentList.Add(program);
+        return start;
     }
 
     /// <summary>Starts <paramref name="start"/> with stdout and stderr redirected and read; stdin as the caller set it.</summary>
@@ -169,21 +191,6 @@ internal sealed partial class ChildProcess : IAsyncDisposable
         }
 
         _process.Dispose();
-    }
-
-    /// <summary>How to run this program again: its apphost, or <c>dotnet exec spillway.dll</c> when run through dotnet.</summary>
-    private static ProcessStartInfo SelfStartInfo()
-    {
-        var path = Environment.ProcessPath ?? throw new InvalidOperationException("the path of this program is not known");
-        if (!string.Equals(Path.GetFileNameWithoutExtension(path), "dotnet", StringComparison.OrdinalIgnoreCase))
-        {
-            return new ProcessStartInfo(path);
-        }
-
-        var start = new ProcessStartInfo(path);
-        start.ArgumentList.Add("exec");
-        start.ArgumentList.Add(typeof(ChildProcess).Assembly.Location);
-        return start;
     }
 
     private TaskCompletionSource<IPEndPoint> Listener(string transport) =>

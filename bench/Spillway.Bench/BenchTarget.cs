@@ -6,7 +6,7 @@ using Spillway.Sinks;
 using Spillway.Sinks.PostgreSql;
 using Spillway.Sinks.Sqlite;
 
-namespace Spillway.Cli.Bench;
+namespace Spillway.Bench;
 
 /// <summary>
 /// The database a benchmark writes to, seen from both halves: the sink the ceiling writes through, the arguments

@@ -4,19 +4,18 @@ using System.Runtime.InteropServices;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
-using Spillway.Cli.Bench;
 using Spillway.Pipeline;
 using Spillway.Sinks;
 
-namespace Spillway.Cli.Commands;
+namespace Spillway.Bench;
 
 /// <summary>
-/// <c>spillway bench</c>: the database's ceiling and the service's end-to-end throughput, measured in one invocation on
+/// <c>spillway-bench</c>: the database's ceiling and the service's end-to-end throughput, measured in one invocation on
 /// the same machine state, with the service's peak memory and a check that every message was stored exactly once.
 /// </summary>
 internal static class BenchCommand
 {
-    /// <summary>Exit codes of <c>spillway bench</c>, documented in the README.</summary>
+    /// <summary>Exit codes of <c>spillway-bench</c>, documented in the README.</summary>
     public static class ExitCodes
     {
         public const int Exact = 0;
@@ -30,7 +29,7 @@ internal static class BenchCommand
         Postgres,
     }
 
-    public static Command Create()
+    public static RootCommand Create(Func<Stream> openInput)
     {
         var sink = new Option<BenchSink>("--sink")
         {
@@ -100,16 +99,28 @@ internal static class BenchCommand
             Description = "One more end-to-end half of each run over TLS (--listen-tls, a self-signed EC P-256 certificate made for the run), " +
                 "beside the same over plain TCP: the table gives both and their ratio",
         };
+        var serve = new Option<FileInfo>("--serve")
+        {
+            Description = "The spillway executable (or its spillway.dll) whose serve is measured [default: the one beside spillway-bench]",
+            HelpName = "PATH",
+        };
+        var versusServe = new Option<FileInfo>("--versus-serve")
+        {
+            Description = "Another spillway executable (or spillway.dll), measured in one more end-to-end half of each run beside --serve, " +
+                "with the same arguments: a build of main against a change, in one run. Takes --spill off or on",
+            HelpName = "PATH",
+        };
         var directory = new Option<DirectoryInfo>("--directory")
         {
             Description = "Where the SQLite files and the spill log go [default: a new directory under the current one, deleted afterwards]",
             HelpName = "DIR",
         };
 
-        var command = new Command("bench",
+        var command = new RootCommand(
             "Measure the database's ceiling and serve's end-to-end throughput in one run, on fresh databases; print a table and a JSON line")
         {
-            sink, postgres, count, warmup, size, connections, runs, batchSize, writers, spill, serveArgs, versusArgs, expiredRows, tls, directory,
+            sink, postgres, count, warmup, size, connections, runs, batchSize, writers, spill, serveArgs, versusArgs, expiredRows, tls, serve,
+            versusServe, directory,
         };
         command.Validators.Add(result =>
         {
@@ -138,6 +149,11 @@ internal static class BenchCommand
             {
                 result.AddError("--versus-arg compares one setting at a time: give --spill off or --spill on with it");
             }
+
+            if (result.GetValue(versusServe) is not null && result.GetValue(spill) == BenchSpill.Both)
+            {
+                result.AddError("--versus-serve compares one build at a time: give --spill off or --spill on with it");
+            }
         });
         writers.Validators.Add(result =>
         {
@@ -156,10 +172,13 @@ internal static class BenchCommand
                 ExpiredRows = parseResult.GetValue(expiredRows),
                 VersusArguments = parseResult.GetValue(versusArgs) ?? [],
                 Tls = parseResult.GetValue(tls),
+                Serve = parseResult.GetValue(serve)?.FullName ?? ChildProcess.ServeBesideThis(),
+                VersusServe = parseResult.GetValue(versusServe)?.FullName,
             };
             return await RunAsync(settings, parseResult.GetValue(sink), parseResult.GetValue(postgres), parseResult.GetValue(directory),
                 parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error, cancellationToken);
         });
+        command.Subcommands.Add(SendCommand.Create(openInput));
         return command;
     }
 
@@ -215,12 +234,12 @@ internal static class BenchCommand
             if (report.CpuBusyBefore is { Max: > BenchReport.QuietEnough } busy)
             {
                 await error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                    $"spillway bench: something else kept the CPUs up to {busy.Max:P0} busy before a run: the figures may be low"));
+                    $"spillway-bench: something else kept the CPUs up to {busy.Max:P0} busy before a run: the figures may be low"));
             }
             if (!report.Exact)
             {
                 await error.WriteLineAsync(
-                    $"spillway bench: {report.Lost} messages lost, {report.Duplicated} stored twice, {report.Rejected} rejected: every message should be stored once");
+                    $"spillway-bench: {report.Lost} messages lost, {report.Duplicated} stored twice, {report.Rejected} rejected: every message should be stored once");
                 return ExitCodes.NotExact;
             }
 
@@ -228,14 +247,14 @@ internal static class BenchCommand
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
-            await error.WriteLineAsync("spillway bench: stopped");
+            await error.WriteLineAsync("spillway-bench: stopped");
             return ExitCodes.Failed;
         }
         catch (Exception ex) when (ex is SinkUnavailableException or InvalidOperationException or TimeoutException or IOException or ArgumentException
                                    or Npgsql.NpgsqlException or Microsoft.Data.Sqlite.SqliteException)
         {
             var what = ex is Npgsql.NpgsqlException and not Npgsql.PostgresException ? "cannot reach PostgreSQL: " : "";
-            await error.WriteLineAsync($"spillway bench: {what}{ex.Message}");
+            await error.WriteLineAsync($"spillway-bench: {what}{ex.Message}");
             return ExitCodes.Failed;
         }
         finally

@@ -2,7 +2,6 @@ using System.Collections;
 using System.Globalization;
 using System.Net;
 using Microsoft.Extensions.Logging;
-using Spillway.Cli.Commands;
 using Spillway.Diagnostics;
 using Spillway.Framing;
 using Spillway.Messages;
@@ -10,10 +9,10 @@ using Spillway.Pipeline;
 using Spillway.Sinks;
 using Spillway.Tcp;
 
-namespace Spillway.Cli.Bench;
+namespace Spillway.Bench;
 
 /// <summary>
-/// What <c>spillway bench</c> measures with: N <see cref="Messages"/> of <see cref="Size"/> bytes per half, after a
+/// What <c>spillway-bench</c> measures with: N <see cref="Messages"/> of <see cref="Size"/> bytes per half, after a
 /// <see cref="Warmup"/> each half stores untimed (the service is measured running, not starting).
 /// </summary>
 internal sealed record BenchSettings(long Messages, long Warmup, int Size, int Connections, int Runs, int BatchSize, int? Writers,
@@ -27,6 +26,25 @@ internal sealed record BenchSettings(long Messages, long Warmup, int Size, int C
     /// on and off in one run.
     /// </summary>
     public IReadOnlyList<string> VersusArguments { get; init; } = [];
+
+    /// <summary>The <c>spillway</c> executable (or <c>spillway.dll</c>) whose serve is measured.</summary>
+    public required string Serve { get; init; }
+
+    /// <summary>
+    /// Another <c>spillway</c> build, measured in one more end-to-end half of each run beside <see cref="Serve"/> (with
+    /// <see cref="VersusArguments"/> too, when given): two builds compared in one run. Null when not measured.
+    /// </summary>
+    public string? VersusServe { get; init; }
+
+    /// <summary>Whether each run has the half with <see cref="VersusArguments"/> or <see cref="VersusServe"/>.</summary>
+    public bool HasVersus => VersusArguments.Count > 0 || VersusServe is not null;
+
+    /// <summary>What the versus half differs by, for the table: its arguments, its build, or both.</summary>
+    public string VersusLabel => DescribeVersus(VersusArguments, VersusServe);
+
+    /// <summary>The versus half's arguments and build, as the table and the progress lines name it.</summary>
+    public static string DescribeVersus(IEnumerable<string> arguments, string? serve) =>
+        string.Join(' ', (serve is null ? arguments : arguments.Prepend($"build {serve}")));
 
     /// <summary>
     /// One more end-to-end half of each run over TLS (<c>--listen-tls</c>, RFC 5425), beside the same over plain TCP,
@@ -47,7 +65,7 @@ internal sealed record BenchSettings(long Messages, long Warmup, int Size, int C
     public long Total => Warmup + Messages;
 }
 
-/// <summary>Which end-to-end runs <c>spillway bench</c> makes: serve with the spill log off, on, or one of each.</summary>
+/// <summary>Which end-to-end runs <c>spillway-bench</c> makes: serve with the spill log off, on, or one of each.</summary>
 internal enum BenchSpill
 {
     /// <summary>One with the spill log off and one with it on, so the report compares them.</summary>
@@ -166,7 +184,7 @@ internal sealed class BenchRunner(
         long lost = 0, duplicated = 0, rejected = 0;
         bool[] spillHalves = settings.Spill switch { BenchSpill.Off => [false], BenchSpill.On => [true], _ => [false, true] };
         var halves = spillHalves.Select(on => (on, HalfKind.Plain));
-        if (settings.VersusArguments.Count > 0)
+        if (settings.HasVersus)
         {
             halves = halves.Append((settings.Spill == BenchSpill.On, HalfKind.Versus)); // --versus-arg takes one spill setting: checked
         }
@@ -180,7 +198,7 @@ internal sealed class BenchRunner(
         {
             var half = kind switch
             {
-                HalfKind.Versus => $"with {string.Join(' ', settings.VersusArguments)}",
+                HalfKind.Versus => $"with {settings.VersusLabel}",
                 HalfKind.Tls => spillOn ? "TLS, spill on " : "TLS, spill off",
                 _ => spillOn ? "spill on " : "spill off",
             };
@@ -211,7 +229,7 @@ internal sealed class BenchRunner(
 
         var run = new RunResult(runNumber, ceiling, memory, spill, settings.Messages, lost, duplicated, rejected, busy) { Versus = versus, Tls = overTls };
         var spillRatio = (run.SpillRatio is { } r ? Invariant($", spill on / off {r:F2}") : "")
-            + (run.VersusRatio is { } v ? Invariant($", with / without {string.Join(' ', settings.VersusArguments)} {v:F2}") : "")
+            + (run.VersusRatio is { } v ? Invariant($", with / without {settings.VersusLabel} {v:F2}") : "")
             + (run.TlsRatio is { } t ? Invariant($", TLS / plain {t:F2}") : "");
         await progress.WriteLineAsync(Invariant(
             $"{label}: ratio {run.Ratio:F2}{spillRatio}, lost {lost}, duplicated {duplicated}, rejected {rejected}; serve: {(spill ?? memory)!.ServeSummary}"));
@@ -364,7 +382,7 @@ internal sealed class BenchRunner(
             args.AddRange(["--listen-tls", "127.0.0.1:0", "--tls-cert", certificate.CertificatePath, "--tls-key", certificate.KeyPath]);
         }
 
-        await using var serve = ChildProcess.StartSelf(args);
+        await using var serve = ChildProcess.StartServe(kind == HalfKind.Versus ? settings.VersusServe ?? settings.Serve : settings.Serve, args);
         var transport = certificate is null ? "tcp" : "tls";
         var endpoint = await serve.ListeningAsync(transport, StartTimeout, cancellationToken);
         await progress.WriteLineAsync(Invariant(

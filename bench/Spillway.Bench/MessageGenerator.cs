@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Spillway.Cli.Commands;
+namespace Spillway.Bench;
 
 /// <summary>
 /// Makes test messages of an exact size: <c>&lt;13&gt;seq=0000000042 </c> followed by filler. The sequence number lets

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Spillway.Cli.Bench;
+namespace Spillway.Bench;
 
 /// <summary>
 /// How busy the machine's CPUs are, from <c>/proc/stat</c>: sampled while the benchmark itself is idle, it says

@@ -7,7 +7,7 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 
-namespace Spillway.Cli.Commands;
+namespace Spillway.Bench;
 
 /// <summary>How <see cref="TcpSender"/> frames each message.</summary>
 internal enum SendFraming

@@ -4,12 +4,11 @@ using System.Net;
 using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using Spillway.Cli.Hosting;
 
-namespace Spillway.Cli.Commands;
+namespace Spillway.Bench;
 
 /// <summary>
-/// <c>spillway send</c>: a TCP client for people and tests. Sends the lines of stdin, or <c>-n</c> generated messages
+/// <c>spillway-bench send</c>: a TCP client for people and tests. Sends the lines of stdin, or <c>-n</c> generated messages
 /// that each carry a sequence number (<c>seq=0000000042 ...</c>), message <c>i</c> on connection <c>i % C</c>; over
 /// TLS (RFC 5425) with <c>--tls-ca</c>, with a client certificate for mutual TLS.
 /// </summary>
@@ -25,7 +24,7 @@ internal static class SendCommand
             CustomParser = result =>
             {
                 var text = result.Tokens[^1].Value;
-                if (ValueParsers.TryParseEndpoint(text, out var endpoint))
+                if (ListenEndpoint.TryParse(text, out var endpoint))
                 {
                     return endpoint;
                 }
@@ -117,7 +116,7 @@ internal static class SendCommand
             }
             catch (Exception ex) when (ex is CryptographicException or IOException or UnauthorizedAccessException)
             {
-                await parseResult.InvocationConfiguration.Error.WriteLineAsync($"spillway send: cannot read the TLS files: {ex.Message}");
+                await parseResult.InvocationConfiguration.Error.WriteLineAsync($"spillway-bench send: cannot read the TLS files: {ex.Message}");
                 return 1;
             }
 
@@ -158,7 +157,7 @@ internal static class SendCommand
             $"sent {report.Messages} messages ({report.Bytes} bytes) over {report.Connections} connection(s) to {transport} {endpoint} in {report.Elapsed.TotalSeconds:F2} s: {rate:F0} msg/s"));
         foreach (var failure in report.Errors)
         {
-            await error.WriteLineAsync($"spillway send: {failure}");
+            await error.WriteLineAsync($"spillway-bench send: {failure}");
         }
 
         return report.Errors.Count == 0 ? 0 : 1;

@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace Spillway.Cli.Bench;
+namespace Spillway.Bench;
 
 /// <summary>The median, least and greatest of one figure over the runs.</summary>
 internal sealed record Spread(double Median, double Min, double Max)
@@ -17,7 +17,7 @@ internal sealed record Spread(double Median, double Min, double Max)
     }
 }
 
-/// <summary>What <c>spillway bench</c> prints last, as one JSON line (snake_case keys) for scripts.</summary>
+/// <summary>What <c>spillway-bench</c> prints last, as one JSON line (snake_case keys) for scripts.</summary>
 internal sealed record BenchReport(
     string Sink,
     string Database,
@@ -50,11 +50,17 @@ internal sealed record BenchReport(
     /// <summary>The arguments of the half measured beside the others (<c>--versus-arg</c>).</summary>
     public IReadOnlyList<string> VersusArguments { get; init; } = [];
 
-    /// <summary>End to end with <see cref="VersusArguments"/>, or null when not measured.</summary>
+    /// <summary>The other build of the half measured beside the others (<c>--versus-serve</c>), or null.</summary>
+    public string? VersusServe { get; init; }
+
+    /// <summary>End to end with <see cref="VersusArguments"/> or on <see cref="VersusServe"/>, or null when not measured.</summary>
     public Spread? VersusEndToEndMessagesPerSecond { get; init; }
 
     /// <summary>That over the same without them.</summary>
     public Spread? VersusRatio { get; init; }
+
+    /// <summary>Serve's peak RSS in that half.</summary>
+    public Spread? VersusPeakRssBytes { get; init; }
 
     /// <summary>End to end over TLS (<c>--tls</c>), or null when not measured.</summary>
     public Spread? TlsEndToEndMessagesPerSecond { get; init; }
@@ -84,8 +90,10 @@ internal sealed record BenchReport(
         ServeArguments = settings.ServeArguments,
         ExpiredRows = settings.ExpiredRows,
         VersusArguments = settings.VersusArguments,
+        VersusServe = settings.VersusServe,
         VersusEndToEndMessagesPerSecond = OfAll(runs.Select(r => r.VersusMessagesPerSecond)),
         VersusRatio = OfAll(runs.Select(r => r.VersusRatio)),
+        VersusPeakRssBytes = OfAll(runs.Select(r => (double?)r.Versus?.PeakResidentBytes)),
         TlsEndToEndMessagesPerSecond = OfAll(runs.Select(r => r.TlsMessagesPerSecond)),
         TlsRatio = OfAll(runs.Select(r => r.TlsRatio)),
         TlsPeakRssBytes = OfAll(runs.Select(r => (double?)r.Tls?.PeakResidentBytes)),
@@ -114,7 +122,7 @@ internal sealed record BenchReport(
         var writers = (Writers is { } w ? $", {w} writers" : "") + (ServeArguments.Count > 0 ? $", serve {string.Join(' ', ServeArguments)}" : "")
             + (ExpiredRows > 0 ? $", {ExpiredRows:N0} expired rows stored before each run" : "");
         text.AppendLine(CultureInfo.InvariantCulture,
-            $"spillway bench: {Sink} ({Database}), {Messages:N0} messages (after {Warmup:N0} to warm up) of {Size} bytes over {Connections} connection(s), batch {BatchSize:N0}{writers}, {Runs} run(s), {ProcessorCount} cores");
+            $"spillway-bench: {Sink} ({Database}), {Messages:N0} messages (after {Warmup:N0} to warm up) of {Size} bytes over {Connections} connection(s), batch {BatchSize:N0}{writers}, {Runs} run(s), {ProcessorCount} cores");
         text.AppendLine(CultureInfo.InvariantCulture, $"{"",-28}{"median",12}{"min",12}{"max",12}");
         Row("ceiling (rows/s)", CeilingRowsPerSecond, "N0");
         if (EndToEndMessagesPerSecond is { } memory)
@@ -145,9 +153,13 @@ internal sealed record BenchReport(
 
         if (VersusEndToEndMessagesPerSecond is { } versus && VersusRatio is { } versusRatio)
         {
-            text.AppendLine(CultureInfo.InvariantCulture, $"with {string.Join(' ', VersusArguments)}:");
+            text.AppendLine(CultureInfo.InvariantCulture, $"with {BenchSettings.DescribeVersus(VersusArguments, VersusServe)}:");
             Row("  end-to-end (msg/s)", versus, "N0");
             Row("  with / without", versusRatio, "F2");
+            if (VersusPeakRssBytes is { } versusRss)
+            {
+                Row("  peak RSS (MiB)", Mib(versusRss), "N0");
+            }
         }
 
         if (TlsEndToEndMessagesPerSecond is { } overTls && TlsRatio is { } tlsRatio)
