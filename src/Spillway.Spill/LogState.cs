@@ -154,13 +154,16 @@ internal sealed class LogState
 
     // ---- the sources' side ----
 
-    /// <summary>Appends the record if it fits now; otherwise returns a task that completes when there may be room.</summary>
-    public bool TryAppend(IngestItem item, Span<byte> record, out Task? room)
+    /// <summary>
+    /// Appends the record if it fits now; otherwise returns a task that completes when there may be room.
+    /// <paramref name="waits"/>: the sender waits for room (TCP held back) rather than being refused (UDP dropped).
+    /// </summary>
+    public bool TryAppend(IngestItem item, Span<byte> record, bool waits, out Task? room)
     {
         lock (_gate)
         {
             ThrowIfClosed();
-            if (HasRoom(record.Length))
+            if (HasRoom(record.Length, waits))
             {
                 Append(item, record);
                 room = null;
@@ -173,13 +176,13 @@ internal sealed class LogState
         }
     }
 
-    /// <summary>Appends all the records or none.</summary>
+    /// <summary>Appends all the records or none: a request answered now, taken or refused (HTTP).</summary>
     public bool TryAppendAll(IReadOnlyList<IngestItem> items, byte[][] records, long total)
     {
         lock (_gate)
         {
             ThrowIfClosed();
-            if (!HasRoom(total))
+            if (!HasRoom(total, waits: false))
             {
                 return false;
             }
@@ -217,7 +220,14 @@ internal sealed class LogState
     /// True when records of <paramref name="length"/> bytes fit: the disk takes writes, they are within the budget, and,
     /// while the disk is behind, within the memory bound for records not yet written. Under the gate.
     /// </summary>
-    private bool HasRoom(long length)
+    /// <remarks>
+    /// A sender that waits for room (<paramref name="waits"/>: TCP held back) is held at the bound; one that is refused
+    /// instead (HTTP answered 503, UDP dropped) may use as much again, so that senders that wait, woken each time the
+    /// flusher takes what waits, cannot keep the others out. A request of more than half of that is taken once at most
+    /// its own size waits, so that an HTTP body larger than the bound is never starved by smaller ones. What waits stays
+    /// within twice the larger of twice the bound and the largest request.
+    /// </remarks>
+    private bool HasRoom(long length, bool waits)
     {
         if (_refusal is not null)
         {
@@ -230,7 +240,8 @@ internal sealed class LogState
             return false;
         }
 
-        if (_pending.Length > 0 && _pending.Length + length > _memory.MaxBytes)
+        var bound = waits ? _memory.MaxBytes : 2 * _memory.MaxBytes;
+        if (_pending.Length > 0 && _pending.Length + length > Math.Max(bound, 2 * length))
         {
             if (_behindLog.Due())
             {

@@ -221,7 +221,7 @@ public sealed class SpillBuffer : IIngestBuffer, IBufferDiagnostics, IAsyncDispo
             var scratch = t_scratch ??= new byte[4096];
             var length = RecordCodec.Encode(item, ref scratch);
             t_scratch = scratch;
-            if (_state.TryAppend(item, scratch.AsSpan(0, length), out var room))
+            if (_state.TryAppend(item, scratch.AsSpan(0, length), waits: true, out var room))
             {
                 return;
             }
@@ -238,7 +238,7 @@ public sealed class SpillBuffer : IIngestBuffer, IBufferDiagnostics, IAsyncDispo
         var scratch = t_scratch ??= new byte[4096];
         var length = RecordCodec.Encode(item, ref scratch);
         t_scratch = scratch;
-        return _state.TryAppend(item, scratch.AsSpan(0, length), out _);
+        return _state.TryAppend(item, scratch.AsSpan(0, length), waits: false, out _);
     }
 
     /// <inheritdoc />

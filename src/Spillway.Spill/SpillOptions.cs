@@ -22,6 +22,13 @@ public sealed record SpillOptions
     /// <summary>The default of <see cref="MaxBytes"/>: 1 GiB.</summary>
     public const long DefaultMaxBytes = 1024L * 1024 * 1024;
 
+    /// <summary>
+    /// The memory bound (<see cref="Pipeline.IngestBufferOptions.MaxBytes"/>) serve gives the spill log unless told
+    /// otherwise: 2 MiB of records waiting for the disk, and as much again in the copy writers that keep up take their
+    /// batches from. The disk holds the burst; memory beyond this bought no speed (docs/performance.md, "Memory").
+    /// </summary>
+    public const long DefaultMemoryBytes = 2L * 1024 * 1024;
+
     /// <summary>The largest segment file: 64 MiB, or a sixteenth of the budget when that is less.</summary>
     public const long DefaultSegmentBytes = 64L * 1024 * 1024;
 

@@ -28,12 +28,28 @@ public sealed class ServeSettingsTests
         Assert.Equal("spillway.db", settings.Sqlite.Path);
         Assert.Equal(SqliteSynchronous.Normal, settings.Sqlite.Synchronous);
         Assert.Equal(100_000, settings.Buffer.MaxMessages);
-        Assert.Equal(64L * 1024 * 1024, settings.Buffer.MaxBytes);
+        Assert.Equal(2L * 1024 * 1024, settings.Buffer.MaxBytes); // with the spill log, on by default: the disk holds the burst
         Assert.Equal(64 * 1024, settings.MaxMessageBytes);
         Assert.Equal(10_000, settings.Batch.BatchSize);
         Assert.Equal(TimeSpan.FromMilliseconds(100), settings.Batch.Linger);
         Assert.Equal(TimeSpan.FromSeconds(30), settings.UnhealthyAfter);
         Assert.Equal(LogFormat.Text, settings.LogFormat);
+    }
+
+    [Theory]
+    [InlineData(null, "none", 64L << 20)] // memory alone holds the burst
+    [InlineData(null, "spill", 2L << 20)] // the spill log holds it on disk
+    [InlineData("8MiB", "none", 8L << 20)] // a value given is taken either way
+    [InlineData("8MiB", "spill", 8L << 20)]
+    public void The_memory_bound_defaults_to_what_the_buffer_needs_with_and_without_the_spill_log(string? given, string spillDir, long expected)
+    {
+        var flags = new Dictionary<string, IReadOnlyList<string>> { ["SpillDir"] = [spillDir] };
+        if (given is not null)
+        {
+            flags["MaxBufferBytes"] = [given];
+        }
+
+        Assert.Equal(expected, Load(flags: flags).Buffer.MaxBytes);
     }
 
     [Fact]

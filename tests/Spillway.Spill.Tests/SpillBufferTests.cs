@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Globalization;
 using Spillway.Messages;
 using Spillway.Pipeline;
 using Spillway.Testing;
@@ -430,6 +431,80 @@ public sealed class SpillBufferTests : IDisposable
         {
             release.TrySetResult();
         }
+    }
+
+    [Fact]
+    public async Task While_the_disk_is_behind_senders_heldAt_the_bound_leave_room_for_those_that_would_be_refused()
+    {
+        await using var spill = _harness.Open(memoryBytes: 64 * 1024);
+        var (held, release) = HoldFlusherOnce(spill);
+        try
+        {
+            Append(spill, 0, 1);
+            await held.WaitAsync(TestTimeouts.Wait, Ct);
+
+            // A TCP sender writes until it is held at the bound...
+            var next = 1;
+            ValueTask write;
+            while ((write = spill.WriteAsync(Item(next), Ct)).IsCompletedSuccessfully)
+            {
+                next++;
+                Assert.True(next < 10_000, "the records waiting for the disk were not bounded");
+            }
+
+            // ...and a UDP datagram or an HTTP request, refused rather than held, still finds room beside it, up to as much again.
+            var heldAt = next;
+            var refusable = 0;
+            while (spill.TryWrite(Item(heldAt + 1 + refusable)))
+            {
+                refusable++;
+                Assert.True(refusable < 10_000, "the records of senders that would be refused were not bounded");
+            }
+
+            Assert.InRange(refusable, heldAt / 2, heldAt * 2); // about as many again as held the sender back
+
+            release.SetResult();
+            await write.AsTask().WaitAsync(TestTimeouts.Wait, Ct);
+            var taken = await TakeAsync(spill, heldAt + 1 + refusable);
+            Assert.Equal(Enumerable.Range(0, heldAt + 1 + refusable), taken.Select(NumberOf).Order());
+        }
+        finally
+        {
+            release.TrySetResult();
+        }
+    }
+
+    [Fact]
+    public async Task While_the_disk_is_behind_a_request_larger_than_the_memory_bound_is_taken_and_the_next_one_waits()
+    {
+        await using var spill = _harness.Open(memoryBytes: 64 * 1024);
+        var (held, release) = HoldFlusherOnce(spill);
+        try
+        {
+            Append(spill, 0, 1);
+            await held.WaitAsync(TestTimeouts.Wait, Ct);
+            Append(spill, 1, 10); // waiting for the disk, far below the bound
+
+            // An HTTP body of about 105 KiB of records, over the 64 KiB bound (and most of the 128 KiB a request that would be
+            // refused may use): it would never fit beside what waits, so it is taken while no more than its own size
+            // waits, and the one after it is not.
+            var first = Large(11, 100);
+            var second = Large(111, 100);
+            Assert.True(spill.TryWriteAll(first), "a request larger than the bound was starved by what waits beside it");
+            Assert.False(spill.TryWriteAll(second));
+
+            release.SetResult();
+            await Eventually.Until(() => spill.TryWriteAll(second), "room for the second once the first is written");
+            var taken = await TakeAsync(spill, 211);
+            Assert.Equal(Enumerable.Range(0, 211), taken.Select(NumberOf));
+        }
+        finally
+        {
+            release.TrySetResult();
+        }
+
+        static List<IngestItem> Large(int from, int count) => [.. Enumerable.Range(from, count)
+            .Select(n => (IngestItem)new Message(DateTimeOffset.UnixEpoch, Transport.Http, "127.0.0.1:1", "message " + n.ToString(CultureInfo.InvariantCulture), 1_100) { StructuredData = new string('x', 1_000) })];
     }
 
     [Fact]

@@ -4,7 +4,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
-using Npgsql;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using Spillway.Diagnostics;
@@ -12,7 +11,6 @@ using Spillway.Framing;
 using Spillway.Http;
 using Spillway.Pipeline;
 using Spillway.Sinks;
-using Spillway.Sinks.PostgreSql;
 using Spillway.Sinks.Sqlite;
 using Spillway.Spill;
 using Spillway.Tcp;
@@ -101,17 +99,14 @@ internal static class ServeHost
         }
         if (settings.Postgres is { } postgres)
         {
-            services.AddSingleton(postgres);
-            services.AddSingleton(sp => new NpgsqlDataSourceBuilder(postgres.ConnectionString)
-                .UseLoggerFactory(sp.GetRequiredService<ILoggerFactory>())
-                .Build());
+            PostgresHosting.AddDataSource(services, postgres);
         }
 
         services.AddSingleton(sp => new WriterPool([.. Enumerable.Range(0, settings.Writers).Select(_ =>
         {
             ISink sink = settings.Postgres is null
                 ? ActivatorUtilities.CreateInstance<SqliteSink>(sp)
-                : ActivatorUtilities.CreateInstance<PostgresSink>(sp);
+                : PostgresHosting.CreateSink(sp);
             return (sink, ActivatorUtilities.CreateInstance<BatchWriter>(sp, sink));
         })]));
         // Metrics on /metrics and health on /health, served by the HTTP listener beside /ingest (or on --listen-admin).

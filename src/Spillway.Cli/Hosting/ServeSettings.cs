@@ -139,7 +139,7 @@ internal sealed record ServeSettings
             try
             {
                 postgres.Validate();
-                _ = new Npgsql.NpgsqlConnectionStringBuilder(postgres.ConnectionString);
+                PostgresHosting.Validate(postgres.ConnectionString);
             }
             catch (ArgumentException ex)
             {
@@ -172,10 +172,7 @@ internal sealed record ServeSettings
                 AllowDamaged = reader.Get(SettingsTable.SqliteAllowDamaged), Retention = retention, Indexes = indexes,
                 MaxBytes = MaxDbBytes(reader, postgres is not null),
             },
-            Buffer = new IngestBufferOptions
-            {
-                MaxMessages = (int)reader.Get(SettingsTable.MaxBufferMessages), MaxBytes = reader.Get(SettingsTable.MaxBufferBytes),
-            },
+            Buffer = new IngestBufferOptions(), // read below, once it is known whether the spill log is on
             MaxMessageBytes = (int)reader.Get(SettingsTable.MaxMessageBytes),
             Batch = new BatchWriterOptions { BatchSize = (int)reader.Get(SettingsTable.BatchSize), Linger = reader.Get(SettingsTable.BatchLinger) },
             StopReadTimeout = reader.Get(SettingsTable.StopReadTimeout),
@@ -208,6 +205,15 @@ internal sealed record ServeSettings
 
             settings = settings with { Spill = spill };
         }
+
+        settings = settings with
+        {
+            Buffer = new IngestBufferOptions
+            {
+                MaxMessages = (int)reader.Get(SettingsTable.MaxBufferMessages),
+                MaxBytes = reader.Get(SettingsTable.MaxBufferBytes, settings.Spill is null ? IngestBufferOptions.DefaultMaxBytes : SpillOptions.DefaultMemoryBytes),
+            },
+        };
 
         Validate(settings, reader);
         return (settings, reader);

@@ -79,11 +79,12 @@ internal abstract class Setting
             v => v.ToString(CultureInfo.InvariantCulture), help, section, defaultText);
 
     /// <summary>A size in bytes within bounds, written with or without a unit.</summary>
-    public static Setting<long> ByteSize(string name, long @default, long min, long max, SettingSection section, string help) =>
+    public static Setting<long> ByteSize(string name, long @default, long min, long max, SettingSection section, string help,
+        string? defaultText = null) =>
         new(name, "SIZE", @default,
             "a size in bytes such as 65536, 64KiB or 64MiB, " + Range(min, max, long.MaxValue, ValueParsers.FormatByteSize),
             (string text, out long value) => ValueParsers.TryParseByteSize(text, out value) && value >= min && value <= max,
-            ValueParsers.FormatByteSize, help, section);
+            ValueParsers.FormatByteSize, help, section, defaultText);
 
     /// <summary>A duration within bounds, written with a unit.</summary>
     public static Setting<TimeSpan> Duration(string name, TimeSpan @default, TimeSpan min, TimeSpan max, SettingSection section, string help) =>

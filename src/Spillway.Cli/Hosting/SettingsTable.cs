@@ -154,9 +154,11 @@ internal static class SettingsTable
 
     public static readonly Setting<long> MaxBufferBytes = Declare(Setting.ByteSize("MaxBufferBytes", IngestBufferOptions.DefaultMaxBytes,
         1, long.MaxValue, SettingSection.Buffer,
-        "Bytes held in memory: the spill log's copy, and apart from it the records waiting to be written to the disk (beyond it, " +
-        "as when the disk budget is spent, TCP is pushed back, UDP dropped and HTTP answered 503); with --spill-dir none, the " +
-        "bytes accepted and not yet stored"));
+        "Bytes of messages held in memory: the spill log's copy, and apart from it the records waiting to be written to the disk " +
+        "(beyond it, as when the disk budget is spent, TCP is pushed back, UDP dropped and HTTP answered 503; a disk whose fsync " +
+        "takes T ms takes at most this much per T ms); with --spill-dir none, the bytes accepted and not yet stored",
+        defaultText: $"{ValueParsers.FormatByteSize(SpillOptions.DefaultMemoryBytes)} with the spill log, " +
+            $"{ValueParsers.FormatByteSize(IngestBufferOptions.DefaultMaxBytes)} with --spill-dir none"));
 
     public static readonly Setting<long> BatchSize = Declare(Setting.Count("BatchSize", "COUNT", BatchWriterOptions.DefaultBatchSize,
         1, 1_000_000, SettingSection.Buffer, "The most messages written in one transaction"));

@@ -1,9 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
-using Npgsql;
 using Spillway.Checks;
 using Spillway.Sinks;
-using Spillway.Sinks.PostgreSql;
 using Spillway.Sinks.Sqlite;
 using Spillway.Spill;
 using Spillway.Keys;
@@ -29,8 +27,7 @@ internal static class StartupChecks
         {
             if (settings.Postgres is { } postgres)
             {
-                await using var dataSource = NpgsqlDataSource.Create(postgres.ConnectionString);
-                report.Add(await PostgresCheck.CheckAsync(dataSource, postgres, cancellationToken));
+                report.Add(await PostgresHosting.CheckAsync(postgres, cancellationToken));
             }
             else
             {
@@ -54,7 +51,8 @@ internal static class StartupChecks
         }
 
         var postgresFromFile = reader.Resolved.Any(r => r.Setting == SettingsTable.Postgres && r.Origin == SettingOrigin.File);
-        if (configFile is not null && postgresFromFile && !OperatingSystem.IsWindows() && HoldsPassword(settings.Postgres?.ConnectionString)
+        if (configFile is not null && postgresFromFile && !OperatingSystem.IsWindows()
+            && settings.Postgres is { } database && PostgresHosting.HoldsPassword(database.ConnectionString)
             && (File.GetUnixFileMode(configFile.FullName) & UnixFileMode.OtherRead) != 0)
         {
             report.Warning($"the config file '{configFile.FullName}' holds a database password and every user of this machine can read it: " +
@@ -198,18 +196,6 @@ internal static class StartupChecks
                 SocketError.AddressNotAvailable => "no interface of this machine has that address",
                 _ => ex.Message,
             };
-        }
-    }
-
-    private static bool HoldsPassword(string? connectionString)
-    {
-        try
-        {
-            return connectionString is not null && new NpgsqlConnectionStringBuilder(connectionString).Password is { Length: > 0 };
-        }
-        catch (ArgumentException)
-        {
-            return false;
         }
     }
 }
