@@ -107,10 +107,25 @@ dotnet test Spillway.slnx -c "$configuration" --no-build --nologo -m:1 \
 status=${PIPESTATUS[0]}
 set -e
 
+# The build a release ships (self-contained, ReadyToRun, trimmed): the end-to-end tests again, on it, since trimming
+# removes what it cannot see used; then the Debian package is made of it.
+echo "test.sh: publishing the release build and running the end-to-end tests on it"
+published="$results/publish"
+if dotnet publish src/Spillway.Cli -c "$configuration" -r linux-x64 --self-contained -o "$published" --nologo -v quiet; then
+  set +e
+  SPILLWAY_TEST_SPILLWAY="$published/spillway" dotnet test tests/Spillway.EndToEnd.Tests -c "$configuration" --no-build --nologo \
+    --blame-hang-timeout 10m --blame-hang-dump-type none 2>&1 | tee "$results/test-published.log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  set -e
+else
+  echo "Failed! - Failed: 1, Passed: 0, Skipped: 0, Total: 1 - dotnet publish of the release build" | tee "$results/test-published.log"
+  status=1
+fi
+
 # The Debian package: built as a release would be, unpacked and checked (not installed). Needs dpkg-deb and strip.
 if command -v dpkg-deb >/dev/null && command -v strip >/dev/null; then
   echo "test.sh: building and checking the Debian package"
-  if package=$(deploy/build-deb.sh "$results/deb" | tail -n 1); then
+  if package=$(SPILLWAY_PUBLISH_DIR="$published" deploy/build-deb.sh "$results/deb" | tail -n 1); then
     deploy/test-deb.sh "$package" | tee "$results/package.log" || status=1
   else
     echo "not ok - deploy/build-deb.sh builds the package" | tee "$results/package.log"
@@ -131,5 +146,5 @@ awk '/^(Passed|Failed)! +- / {
      FILENAME ~ /package.log$/ && /^ok - / { passed++ }
      FILENAME ~ /package.log$/ && /^not ok - / { failed++ }
      END { printf "tests: %d passed, %d failed, %d skipped\n", passed, failed, skipped
-           if (assemblies == 0) exit 1 }' "$results/test.log" "$results/package.log" || { echo "tests: no test assembly reported a result" >&2; exit 1; }
+           if (assemblies == 0) exit 1 }' "$results/test.log" "$results/test-published.log" "$results/package.log" || { echo "tests: no test assembly reported a result" >&2; exit 1; }
 exit "$status"

@@ -27,8 +27,13 @@ internal sealed class SpillwayProcess : IAsyncDisposable
 
     public string Error => _child.Error;
 
+    /// <summary>
+    /// <c>spillway</c> with <paramref name="args"/>: the build beside the tests, or the executable named by
+    /// <c>SPILLWAY_TEST_SPILLWAY</c> (./test.sh runs the suite again on the published, trimmed build the package carries).
+    /// </summary>
     public static SpillwayProcess Start(string workingDirectory, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null) =>
-        Start("spillway.dll", workingDirectory, args, environment);
+        Start(Environment.GetEnvironmentVariable("SPILLWAY_TEST_SPILLWAY") is { Length: > 0 } published ? published : "spillway.dll",
+            workingDirectory, args, environment);
 
     /// <summary><c>spillway-bench</c> with <paramref name="args"/>: the benchmark, or <c>send</c>.</summary>
     public static SpillwayProcess StartBench(string workingDirectory, IEnumerable<string> args) => Start("spillway-bench.dll", workingDirectory, args, null);
