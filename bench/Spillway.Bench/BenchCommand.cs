@@ -110,6 +110,8 @@ internal static class BenchCommand
                 "with the same arguments: a build of main against a change, in one run. Takes --spill off or on",
             HelpName = "PATH",
         };
+        serve.AcceptExistingOnly();
+        versusServe.AcceptExistingOnly();
         var directory = new Option<DirectoryInfo>("--directory")
         {
             Description = "Where the SQLite files and the spill log go [default: a new directory under the current one, deleted afterwards]",
@@ -150,9 +152,14 @@ internal static class BenchCommand
                 result.AddError("--versus-arg compares one setting at a time: give --spill off or --spill on with it");
             }
 
-            if (result.GetValue(versusServe) is not null && result.GetValue(spill) == BenchSpill.Both)
+            if (result.GetResult(versusServe) is not null && result.GetValue(spill) == BenchSpill.Both)
             {
                 result.AddError("--versus-serve compares one build at a time: give --spill off or --spill on with it");
+            }
+
+            if (result.GetResult(serve) is null && !File.Exists(ChildProcess.ServeBesideThis()))
+            {
+                result.AddError($"no spillway beside spillway-bench in {AppContext.BaseDirectory}: build bench/Spillway.Bench, or give --serve PATH");
             }
         });
         writers.Validators.Add(result =>

@@ -44,7 +44,7 @@ internal sealed record BenchSettings(long Messages, long Warmup, int Size, int C
 
     /// <summary>The versus half's arguments and build, as the table and the progress lines name it.</summary>
     public static string DescribeVersus(IEnumerable<string> arguments, string? serve) =>
-        string.Join(' ', (serve is null ? arguments : arguments.Prepend($"build {serve}")));
+        string.Join(' ', serve is null ? arguments : arguments.Prepend($"build {serve}"));
 
     /// <summary>
     /// One more end-to-end half of each run over TLS (<c>--listen-tls</c>, RFC 5425), beside the same over plain TCP,

@@ -26,4 +26,24 @@ public sealed class CommandLineTests
         Assert.Equal(1, code);
         Assert.Contains("spillway-bench send: connection 0: Connection refused", error, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("--serve")]
+    [InlineData("--versus-serve")]
+    public async Task Bench_refuses_a_build_that_is_not_there_before_it_runs(string option)
+    {
+        var (code, _, error) = await RunAsync(option, "/nonexistent/spillway", "--spill", "on");
+        Assert.NotEqual(0, code);
+        Assert.Contains("/nonexistent/spillway", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal); // a reason, not a stack trace
+    }
+
+    [Fact]
+    public async Task Bench_compares_another_build_beside_one_spill_setting_only()
+    {
+        var other = Path.Combine(AppContext.BaseDirectory, "spillway.dll"); // built and copied beside the tests
+        var (code, _, error) = await RunAsync("--versus-serve", other);
+        Assert.NotEqual(0, code);
+        Assert.Contains("--versus-serve compares one build at a time: give --spill off or --spill on with it", error, StringComparison.Ordinal);
+    }
 }

@@ -78,7 +78,6 @@ public sealed class BenchTests
     [Theory]
     [InlineData("--sink postgres needs --postgres", "--sink", "postgres")]
     [InlineData("--versus-arg compares one setting at a time", "--versus-arg=--indexes", "--versus-arg=time")] // beside both spill halves
-    [InlineData("--versus-serve compares one build at a time", "--versus-serve", "spillway")]
     public async Task Bench_refuses_what_it_cannot_run_and_says_why(string reason, params string[] args)
     {
         using var workspace = new Workspace();
