@@ -225,7 +225,7 @@ internal sealed class LogState
     /// instead (HTTP answered 503, UDP dropped) may use as much again, so that senders that wait, woken each time the
     /// flusher takes what waits, cannot keep the others out. A request of more than half of that is taken once at most
     /// its own size waits, so that an HTTP body larger than the bound is never starved by smaller ones. What waits stays
-    /// within twice the larger of twice the bound and the largest request.
+    /// within the larger of twice the bound and twice the largest request.
     /// </remarks>
     private bool HasRoom(long length, bool waits)
     {

@@ -24,8 +24,9 @@ public sealed record SpillOptions
 
     /// <summary>
     /// The memory bound (<see cref="Pipeline.IngestBufferOptions.MaxBytes"/>) serve gives the spill log unless told
-    /// otherwise: 2 MiB of records waiting for the disk, and as much again in the copy writers that keep up take their
-    /// batches from. The disk holds the burst; memory beyond this bought no speed (docs/performance.md, "Memory").
+    /// otherwise: 2 MiB of records waiting for the disk (as much again for senders that are refused rather than held),
+    /// and 2 MiB in the copy writers that keep up take their batches from. The disk holds the burst; memory beyond this
+    /// bought no speed (docs/performance.md, "Memory").
     /// </summary>
     public const long DefaultMemoryBytes = 2L * 1024 * 1024;
 

@@ -155,8 +155,8 @@ internal static class SettingsTable
     public static readonly Setting<long> MaxBufferBytes = Declare(Setting.ByteSize("MaxBufferBytes", IngestBufferOptions.DefaultMaxBytes,
         1, long.MaxValue, SettingSection.Buffer,
         "Bytes of messages held in memory: the spill log's copy, and apart from it the records waiting to be written to the disk " +
-        "(beyond it, as when the disk budget is spent, TCP is pushed back, UDP dropped and HTTP answered 503; a disk whose fsync " +
-        "takes T ms takes at most this much per T ms); with --spill-dir none, the bytes accepted and not yet stored",
+        "(beyond it TCP is pushed back, beyond twice it UDP dropped and HTTP answered 503, as when the disk budget is spent; a " +
+        "disk whose fsync takes T ms takes at most this much per T ms); with --spill-dir none, the bytes accepted and not yet stored",
         defaultText: $"{ValueParsers.FormatByteSize(SpillOptions.DefaultMemoryBytes)} with the spill log, " +
             $"{ValueParsers.FormatByteSize(IngestBufferOptions.DefaultMaxBytes)} with --spill-dir none"));
 
