@@ -5,7 +5,8 @@
 # (as root, from Debian's packages): util-linux logger (bsdutils), python3, openssl, curl and rsyslog with both of its
 # TLS stream drivers (rsyslog-gnutls, rsyslog-openssl), the real senders and TLS clients of the end-to-end tests
 # (rsyslogd runs only as the tests start it, with a config of their own); postgresql, of which a private cluster is started on a free loopback port for the run and stopped at the
-# end, whatever the outcome; binutils (strip) and lintian for the package.
+# end, whatever the outcome; clang and zlib1g-dev, with which the release build is compiled ahead of time (Native
+# AOT) and tested again; binutils (strip) and lintian for the package.
 # As root, a 20 MiB tmpfs is mounted for the full-disk test and unmounted at the end (not root: that test is skipped,
 # and says so). Set SPILLWAY_STRESS=1 for ten times the iterations of the concurrency and fault tests.
 set -euo pipefail
@@ -20,6 +21,8 @@ command -v curl >/dev/null || missing+=(curl)
 ls /usr/lib/*/rsyslog/lmnsd_gtls.so >/dev/null 2>&1 || missing+=(rsyslog-gnutls)
 ls /usr/lib/*/rsyslog/lmnsd_ossl.so >/dev/null 2>&1 || missing+=(rsyslog-openssl)
 ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || missing+=(postgresql)
+command -v clang >/dev/null || missing+=(clang)
+ls /usr/lib/*/libz.so >/dev/null 2>&1 || missing+=(zlib1g-dev)
 optional=()
 command -v strip >/dev/null || optional+=(binutils)
 command -v lintian >/dev/null || optional+=(lintian)
@@ -107,8 +110,8 @@ dotnet test Spillway.slnx -c "$configuration" --no-build --nologo -m:1 \
 status=${PIPESTATUS[0]}
 set -e
 
-# The build a release ships (self-contained, ReadyToRun, trimmed): the end-to-end tests again, on it, since trimming
-# removes what it cannot see used; then the Debian package is made of it.
+# The build a release ships (Native AOT: one program, compiled ahead of time, of what the compiler sees used): the
+# end-to-end tests again, on it; then the Debian package is made of it.
 echo "test.sh: publishing the release build and running the end-to-end tests on it"
 published="$results/publish"
 if dotnet publish src/Spillway.Cli -c "$configuration" -r linux-x64 --self-contained -o "$published" --nologo -v quiet; then

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Builds the Debian package of Spillway: a self-contained linux-x64 build (no .NET needed on the target) in
+# Builds the Debian package of Spillway: a self-contained linux-x64 build, compiled ahead of time to one native program
+# (Native AOT: no .NET needed on the target), in
 # /usr/lib/spillway, /usr/bin/spillway, the configuration in /etc/spillway as a conffile, the systemd unit, a man page
 # and the docs. Usage: deploy/build-deb.sh [OUTPUT_DIR]   (default: dist/); prints the package's path last.
 # SPILLWAY_PUBLISH_DIR=DIR packs a build already made by the release command instead of making one:
 #   dotnet publish src/Spillway.Cli -c Release -r linux-x64 --self-contained -o DIR
-# Needs the .NET SDK, dpkg-deb (Debian's dpkg) and strip (binutils); fakeroot when not run as root.
+# Needs the .NET SDK, clang and zlib1g-dev (Native AOT), dpkg-deb (Debian's dpkg) and strip (binutils); fakeroot when
+# not run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,12 +33,13 @@ root="$work/root"
 install -d -m 0755 "$root/DEBIAN" "$root/usr/lib/spillway" "$root/usr/bin" "$root/etc/spillway" "$root/lib/systemd/system" \
   "$root/usr/share/doc/spillway" "$root/usr/share/man/man1"
 cp -R "$publish/." "$root/usr/lib/spillway/"
-rm -f "$root/usr/lib/spillway/"*.pdb "$root/usr/lib/spillway/"*.xml
+# The native program's symbols (spillway.dbg) stay out, as the managed ones do.
+rm -f "$root/usr/lib/spillway/"*.pdb "$root/usr/lib/spillway/"*.xml "$root/usr/lib/spillway/"*.dbg
 # Files as Debian expects them: directories 0755, files 0644, programs 0755 (shared objects are not programs).
 find "$root/usr/lib/spillway" -type d -exec chmod 0755 {} +
 find "$root/usr/lib/spillway" -type f -exec chmod 0644 {} +
-chmod 0755 "$root/usr/lib/spillway/spillway" "$root/usr/lib/spillway/createdump"
-# NuGet's SQLite comes with its symbols; the runtime's own objects are stripped already.
+chmod 0755 "$root/usr/lib/spillway/spillway"
+# NuGet's SQLite comes with its symbols; the native program is stripped already.
 strip --strip-unneeded "$root/usr/lib/spillway/"*.so
 ln -s ../lib/spillway/spillway "$root/usr/bin/spillway"
 

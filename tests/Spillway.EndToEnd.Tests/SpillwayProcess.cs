@@ -32,8 +32,10 @@ internal sealed class SpillwayProcess : IAsyncDisposable
     /// <c>SPILLWAY_TEST_SPILLWAY</c> (./test.sh runs the suite again on the published, trimmed build the package carries).
     /// </summary>
     public static SpillwayProcess Start(string workingDirectory, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null) =>
-        Start(Environment.GetEnvironmentVariable("SPILLWAY_TEST_SPILLWAY") is { Length: > 0 } published ? published : "spillway.dll",
-            workingDirectory, args, environment);
+        Start(Published ?? "spillway.dll", workingDirectory, args, environment);
+
+    /// <summary>The release build under test instead of the one beside the tests (<c>SPILLWAY_TEST_SPILLWAY</c>), or null.</summary>
+    public static string? Published => Environment.GetEnvironmentVariable("SPILLWAY_TEST_SPILLWAY") is { Length: > 0 } path ? path : null;
 
     /// <summary><c>spillway-bench</c> with <paramref name="args"/>: the benchmark, or <c>send</c>.</summary>
     public static SpillwayProcess StartBench(string workingDirectory, IEnumerable<string> args) => Start("spillway-bench.dll", workingDirectory, args, null);

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Invocation;
 using System.Reflection;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Microsoft.Data.Sqlite;
 using Npgsql;
@@ -33,9 +34,11 @@ internal static class VersionInfo
     {
         yield return $"spillway {Version}";
         yield return $"commit: {Commit}";
-        // A self-contained build carries the runtime beside the program; a framework-dependent one uses the machine's.
-        var selfContained = File.Exists(Path.Combine(AppContext.BaseDirectory, "libcoreclr.so"));
-        yield return $"runtime: .NET {Environment.Version} ({RuntimeInformation.RuntimeIdentifier}, {(selfContained ? "self-contained" : "shared")})";
+        // A native build (the package's) is the runtime and the program in one file; a self-contained one carries the
+        // runtime beside the program; a framework-dependent one uses the machine's.
+        var build = !RuntimeFeature.IsDynamicCodeSupported ? "self-contained, native AOT"
+            : File.Exists(Path.Combine(AppContext.BaseDirectory, "libcoreclr.so")) ? "self-contained" : "shared";
+        yield return $"runtime: .NET {Environment.Version} ({RuntimeInformation.RuntimeIdentifier}, {build})";
         yield return $"SQLite: {SqliteVersion()} (Microsoft.Data.Sqlite {LibraryVersion(typeof(SqliteConnection))})";
         yield return $"Npgsql: {LibraryVersion(typeof(NpgsqlConnection))}";
     }
