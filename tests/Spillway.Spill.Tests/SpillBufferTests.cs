@@ -547,28 +547,6 @@ public sealed class SpillBufferTests : IDisposable
         }
     }
 
-    /// <summary>
-    /// Holds the flusher, the next time it has written what was appended, until <c>release</c> is set; <c>held</c>
-    /// completes once it is held. The test must set <c>release</c> whatever happens, or disposing the log waits forever.
-    /// </summary>
-    private static (Task Held, TaskCompletionSource Release) HoldFlusherOnce(SpillBuffer spill)
-    {
-        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var once = 0;
-        spill.BeforeCheckpoint = () =>
-        {
-            if (Interlocked.Exchange(ref once, 1) != 0)
-            {
-                return Task.CompletedTask;
-            }
-
-            held.SetResult();
-            return release.Task;
-        };
-        return (held.Task, release);
-    }
-
     private static List<long> RecordOffsets(string segment)
     {
         var offsets = new List<long>();

@@ -70,16 +70,25 @@ public sealed class SpillFaultTests
         var files = new FaultyFileSystem(FileFault.NoSpace, failAt: int.MaxValue);
         await using var spill = harness.Open(files: files);
 
-        // A request written message by message (HTTP waiting for room): its first message is on disk.
+        // A request written message by message (HTTP waiting for room): its first message is on disk, and the flusher is
+        // held there, so that what comes next waits for its next write.
+        var (held, release) = HoldFlusherOnce(spill);
         var partial = new Receipt(3);
-        await spill.WriteAsync(WithReceipt(Item(0), partial), Ct);
-        await Eventually.Until(() => spill.WrittenBytes > 0, "the first message written");
-
-        // The disk refuses the next write: the second message, and a whole request that came with it.
-        files.FailFromNext(1);
         var whole = new Receipt(2);
-        await spill.WriteAsync(WithReceipt(Item(1), partial), Ct);
-        Assert.True(spill.TryWriteAll([WithReceipt(Item(10), whole), WithReceipt(Item(11), whole)]));
+        try
+        {
+            await spill.WriteAsync(WithReceipt(Item(0), partial), Ct);
+            await held.WaitAsync(TestTimeouts.Wait, Ct);
+
+            // The disk refuses the next write: the second message, and a whole request that came with it.
+            files.FailFromNext(1);
+            await spill.WriteAsync(WithReceipt(Item(1), partial), Ct);
+            Assert.True(spill.TryWriteAll([WithReceipt(Item(10), whole), WithReceipt(Item(11), whole)]));
+        }
+        finally
+        {
+            release.TrySetResult();
+        }
 
         // The whole request is given back (503, nothing of it kept); the one written in part is held and completed.
         await Assert.ThrowsAsync<IngestRefusedException>(() => whole.Stored.WaitAsync(TestTimeouts.Wait, Ct));

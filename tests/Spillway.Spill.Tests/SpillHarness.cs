@@ -38,6 +38,28 @@ internal sealed class SpillHarness : IDisposable
             files ?? OsFileSystem.Instance);
     }
 
+    /// <summary>
+    /// Holds the flusher, the next time it has written what was appended, until <c>release</c> is set; <c>held</c>
+    /// completes once it is held. The test must set <c>release</c> whatever happens, or disposing the log waits forever.
+    /// </summary>
+    public static (Task Held, TaskCompletionSource Release) HoldFlusherOnce(SpillBuffer spill)
+    {
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var once = 0;
+        spill.BeforeCheckpoint = () =>
+        {
+            if (Interlocked.Exchange(ref once, 1) != 0)
+            {
+                return Task.CompletedTask;
+            }
+
+            held.SetResult();
+            return release.Task;
+        };
+        return (held.Task, release);
+    }
+
     /// <summary>A message whose text is its number, with every syslog field set on the even ones.</summary>
     public static Message Item(int n) => n % 2 == 0
         ? new Message(At.AddSeconds(n), Transport.Udp, "10.0.0.1:514", "message " + n.ToString(CultureInfo.InvariantCulture), 100)
