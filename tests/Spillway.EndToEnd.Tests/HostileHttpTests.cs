@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Spillway.Cli.Status;
 using Spillway.Testing;
 
 namespace Spillway.EndToEnd.Tests;
@@ -92,8 +93,9 @@ public sealed class HostileHttpTests
             "--spill-dir", "none", "--http-when-full", "wait", "--max-buffer-messages", "5", "--batch-size", "5", "--batch-linger", "10ms");
         var http = await serve.ListeningAsync("http");
 
-        // Another process's write lock holds the writer back: the first request fills the buffer and waits to be stored,
-        // the second waits for room.
+        // Another process's write lock holds the writer back: the first request's four messages wait to be stored; the
+        // second's first message takes the buffer's last place, and the request waits for room (seen in /metrics, so
+        // that the stop cannot come before it is in the service's hands).
         using var holder = workspace.Connect();
         using (var begin = holder.CreateCommand())
         {
@@ -101,9 +103,13 @@ public sealed class HostileHttpTests
             begin.ExecuteNonQuery();
         }
 
-        var stored = RawAsync(http, Post("text/plain", "1\n2\n3\n4\n5"), halfClose: false);
+        var stored = RawAsync(http, Post("text/plain", "1\n2\n3\n4"), halfClose: false);
         await Eventually.Until(() => serve.Error.Contains("database is locked", StringComparison.Ordinal), "the writer to find the lock");
         var waiting = RawAsync(http, Post("text/plain", "6\n7\n8"), halfClose: false);
+        using (var client = new HttpClient { BaseAddress = new Uri($"http://{http}/") })
+        {
+            await Eventually.Until(() => BufferedMessages(client) == 5, "the second request to wait for room, one of its messages taken");
+        }
 
         serve.Signal(SpillwayProcess.Sigterm);
         await Eventually.Until(() => serve.Error.Contains("SIGTERM received", StringComparison.Ordinal), "the first signal to be taken");
@@ -116,9 +122,12 @@ public sealed class HostileHttpTests
             Assert.Contains("Retry-After:", answer, StringComparison.Ordinal);
         }
 
-        Assert.Contains("0 of 3 messages were taken", await waiting, StringComparison.Ordinal);
+        Assert.Contains("1 of 3 messages were taken", await waiting, StringComparison.Ordinal);
         Assert.DoesNotContain("fail:", serve.Error, StringComparison.Ordinal);
     }
+
+    private static double BufferedMessages(HttpClient client) =>
+        PrometheusText.Parse(client.GetStringAsync("metrics", Ct).GetAwaiter().GetResult()).Sum("spillway_buffer_messages");
 
     private static string Post(string contentType, string body, int? contentLength = null) =>
         $"POST /ingest HTTP/1.1\r\nHost: x\r\nContent-Type: {contentType}\r\nContent-Length: {contentLength ?? Encoding.UTF8.GetByteCount(body)}\r\n" +
