@@ -1,5 +1,6 @@
 using Npgsql;
 using Spillway.Bench;
+using Spillway.Cli.Status;
 using Spillway.Testing;
 
 namespace Spillway.EndToEnd.Tests;
@@ -64,6 +65,91 @@ public sealed class PostgresServeTests
             await drop.ExecuteNonQueryAsync(CancellationToken.None); // clean up even when the test was cancelled
         }
     }
+
+    [Fact]
+    public async Task Two_nodes_on_one_database_store_every_message_once_even_when_one_is_forced_to_stop_with_its_burst_unstored()
+    {
+        // The simpler scale-out (docs/scale-out.md): plain nodes, each with its spill log, on one PostgreSQL. Batch ids are
+        // UUIDv7 and the ledger is the database's, so nodes need nothing from each other.
+        const int PerNode = 30_000;
+        var connectionString = PostgresServer.ConnectionString();
+        var prefix = $"n{Guid.NewGuid():N}"[..12] + "_";
+        await using var dataSource = NpgsqlDataSource.Create(connectionString);
+        using var first = new Workspace();
+        using var second = new Workspace();
+        string[] args = ["--postgres", connectionString, "--postgres-table-prefix", prefix];
+        try
+        {
+            await using var one = ServeTests.StartServe(first, args);
+            await using var two = ServeTests.StartServe(second, args);
+            SpillwayProcess[] nodes = [one, two];
+            var endpoints = new List<(System.Net.IPEndPoint Tcp, System.Net.IPEndPoint Http)>();
+            foreach (var node in nodes)
+            {
+                endpoints.Add((await node.ListeningAsync("tcp"), await node.ListeningAsync("http")));
+            }
+
+            // The database goes away; each node takes its burst into its own spill log.
+            await PostgresServer.StopAsync();
+            try
+            {
+                for (var i = 0; i < nodes.Length; i++)
+                {
+                    await using var send = SpillwayProcess.StartBench((i == 0 ? first : second).Directory,
+                        ["send", "--tcp", endpoints[i].Tcp.ToString(), "-n", $"{PerNode}", "--connections", "2"]);
+                    Assert.Equal(0, await send.WaitForExitAsync());
+                    using var client = new HttpClient { BaseAddress = new Uri($"http://{endpoints[i].Http}/") };
+                    await Eventually.Until(() => Metric(client, "spillway_messages_received_total") == PerNode, $"node {i + 1} to take its burst");
+                }
+
+                // The first node is stopped by force with nothing stored: its spill log is written out and kept (exit 3).
+                one.Signal(SpillwayProcess.Sigterm);
+                await Eventually.Until(() => one.Error.Contains("SIGTERM received", StringComparison.Ordinal), "the first signal to be taken");
+                one.Signal(SpillwayProcess.Sigterm);
+                Assert.Equal(3, await one.WaitForExitAsync());
+            }
+            finally
+            {
+                await PostgresServer.StartAsync();
+                dataSource.Clear();
+            }
+
+            // Started again on its spill log, it stores what it held; the second stores its own meanwhile.
+            await using var again = ServeTests.StartServe(first, args);
+            await again.ListeningAsync("tcp");
+            await Eventually.Until(() => Count(dataSource, $"SELECT count(*) FROM \"{prefix}messages\"") == 2 * PerNode, "both bursts stored",
+                TimeSpan.FromMinutes(2));
+            foreach (var node in new[] { again, two })
+            {
+                node.Signal(SpillwayProcess.Sigterm);
+                Assert.Equal(0, await node.WaitForExitAsync(TimeSpan.FromMinutes(2)));
+            }
+
+            Assert.Equal(PerNode, again.ReadSummary().Replayed);
+            var times = new Dictionary<long, int>();
+            await using (var command = dataSource.CreateCommand($"SELECT message FROM \"{prefix}messages\""))
+            await using (var reader = await command.ExecuteReaderAsync(TestContext.Current.CancellationToken))
+            {
+                while (await reader.ReadAsync(TestContext.Current.CancellationToken))
+                {
+                    Assert.True(MessageGenerator.TryParse(reader.GetString(0), out var seq));
+                    times[seq] = times.GetValueOrDefault(seq) + 1;
+                }
+            }
+
+            // Both senders numbered from 0: every number stored exactly twice, once from each node, and nothing else.
+            Assert.Equal(PerNode, times.Count);
+            Assert.All(times, t => Assert.True(t.Value == 2, $"seq {t.Key} stored {t.Value} times"));
+        }
+        finally
+        {
+            await using var drop = dataSource.CreateCommand($"DROP TABLE IF EXISTS \"{prefix}messages\", \"{prefix}rejects\", \"{prefix}batches\"");
+            await drop.ExecuteNonQueryAsync(CancellationToken.None);
+        }
+    }
+
+    private static double Metric(HttpClient client, string name) =>
+        PrometheusText.Parse(client.GetStringAsync("metrics", TestContext.Current.CancellationToken).GetAwaiter().GetResult()).Sum(name);
 
     private static long Count(NpgsqlDataSource dataSource, string sql)
     {
