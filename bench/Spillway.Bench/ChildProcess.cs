@@ -129,15 +129,20 @@ internal sealed partial class ChildProcess : IAsyncDisposable
         Listener(transport).Task.WaitAsync(timeout, cancellationToken);
 
     /// <summary>The child's peak resident set size (<c>VmHWM</c>), or null where <c>/proc</c> does not tell it.</summary>
-    public long? PeakResidentBytes()
+    public long? PeakResidentBytes() => StatusBytes("VmHWM");
+
+    /// <summary>The child's resident set size now (<c>VmRSS</c>), or null where <c>/proc</c> does not tell it.</summary>
+    public long? ResidentBytes() => StatusBytes("VmRSS");
+
+    /// <summary>A size line of <c>/proc/PID/status</c> (<c>"VmHWM:    154320 kB"</c>), in bytes.</summary>
+    private long? StatusBytes(string field)
     {
         try
         {
             foreach (var line in File.ReadLines($"/proc/{_process.Id}/status"))
             {
-                // "VmHWM:    154320 kB"
-                if (line.StartsWith("VmHWM:", StringComparison.Ordinal)
-                    && long.TryParse(line.AsSpan(6).Trim().TrimEnd("kB").Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var kib))
+                if (line.Length > field.Length && line.StartsWith(field, StringComparison.Ordinal) && line[field.Length] == ':'
+                    && long.TryParse(line.AsSpan(field.Length + 1).Trim().TrimEnd("kB").Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var kib))
                 {
                     return kib * 1024;
                 }

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
-using Spillway.Cli.Status;
 using Spillway.Testing;
 
 namespace Spillway.EndToEnd.Tests;
@@ -37,7 +36,7 @@ public sealed class DatabaseFileTests
         }
 
         await PostAsync("after");
-        await Eventually.Until(() => Metric(client, "spillway_messages_stored_total") == 2 * Requests * Lines, "every line stored");
+        await Eventually.Until(() => Scrape.Sum(client, "spillway_messages_stored_total") == 2 * Requests * Lines, "every line stored");
 
         using (var health = await client.GetAsync("health", Ct))
         {
@@ -56,6 +55,4 @@ public sealed class DatabaseFileTests
         Assert.Contains("was deleted or replaced under the running service", serve.Error, StringComparison.Ordinal);
     }
 
-    private static double Metric(HttpClient client, string name) =>
-        PrometheusText.Parse(client.GetStringAsync("metrics", Ct).GetAwaiter().GetResult()).Sum(name);
 }

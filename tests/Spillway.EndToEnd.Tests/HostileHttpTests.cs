@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using Spillway.Cli.Status;
 using Spillway.Testing;
 
 namespace Spillway.EndToEnd.Tests;
@@ -108,7 +107,7 @@ public sealed class HostileHttpTests
         var waiting = RawAsync(http, Post("text/plain", "6\n7\n8"), halfClose: false);
         using (var client = new HttpClient { BaseAddress = new Uri($"http://{http}/") })
         {
-            await Eventually.Until(() => BufferedMessages(client) == 5, "the second request to wait for room, one of its messages taken");
+            await Eventually.Until(() => Scrape.Sum(client, "spillway_buffer_messages") == 5, "the second request to wait for room, one of its messages taken");
         }
 
         serve.Signal(SpillwayProcess.Sigterm);
@@ -126,8 +125,6 @@ public sealed class HostileHttpTests
         Assert.DoesNotContain("fail:", serve.Error, StringComparison.Ordinal);
     }
 
-    private static double BufferedMessages(HttpClient client) =>
-        PrometheusText.Parse(client.GetStringAsync("metrics", Ct).GetAwaiter().GetResult()).Sum("spillway_buffer_messages");
 
     private static string Post(string contentType, string body, int? contentLength = null) =>
         $"POST /ingest HTTP/1.1\r\nHost: x\r\nContent-Type: {contentType}\r\nContent-Length: {contentLength ?? Encoding.UTF8.GetByteCount(body)}\r\n" +

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using Spillway.Cli.Status;
 using Spillway.Testing;
 
 namespace Spillway.EndToEnd.Tests;
@@ -26,13 +25,13 @@ public sealed class LimitsTests
             held.Add(await ConnectAsync(tcp));
         }
 
-        await Eventually.Until(() => Metric(client, "spillway_connections_open") == 3, "three connections open");
+        await Eventually.Until(() => Scrape.Sum(client, "spillway_connections_open") == 3, "three connections open");
         using (var refused = await ConnectAsync(tcp))
         {
             Assert.Equal(0, await ReceiveAsync(refused)); // closed by serve without a byte
         }
 
-        await Eventually.Until(() => Metric(client, "spillway_connections_refused_total") == 1, "the refusal counted");
+        await Eventually.Until(() => Scrape.Sum(client, "spillway_connections_refused_total") == 1, "the refusal counted");
         foreach (var (socket, i) in held.Select((s, i) => (s, i)))
         {
             await socket.SendAsync(Encoding.UTF8.GetBytes($"<13>held {i}\n"), Ct);
@@ -59,7 +58,7 @@ public sealed class LimitsTests
 
         await Eventually.Until(() => workspace.Count("messages") == 1 && workspace.Count("rejects") == 1, "the line and the reject");
         Assert.Equal(["truncated"], workspace.RejectReasons());
-        Assert.Equal(1, Metric(client, "spillway_connections_idle_closed_total"));
+        Assert.Equal(1, Scrape.Sum(client, "spillway_connections_idle_closed_total"));
         serve.Signal(SpillwayProcess.Sigterm);
         Assert.Equal(0, await serve.WaitForExitAsync());
     }
@@ -85,7 +84,7 @@ public sealed class LimitsTests
         var refused = await Task.WhenAny(answers).WaitAsync(TestTimeouts.Wait, Ct);
         Assert.StartsWith("HTTP/1.1 503", await refused, StringComparison.Ordinal);
         Assert.Contains("Retry-After:", await refused, StringComparison.Ordinal);
-        Assert.Equal(1, Metric(client, "spillway_http_requests_refused_total"));
+        Assert.Equal(1, Scrape.Sum(client, "spillway_http_requests_refused_total"));
 
         var admitted = refused == answers[0] ? second : first;
         // The refused client stays, its body never sent: serve cuts it off after a short linger, and it holds no stop up.
@@ -107,8 +106,8 @@ public sealed class LimitsTests
         await using var serve = ServeTests.StartServe(workspace);
         var tcp = await serve.ListeningAsync("tcp");
         using var client = new HttpClient { BaseAddress = new Uri($"http://{await serve.ListeningAsync("http")}/") };
-        Metric(client, "spillway_connections_open"); // the metrics endpoint's own first-call cost, before the baseline
-        var before = Rss(serve.Id);
+        Scrape.Sum(client, "spillway_connections_open"); // the metrics endpoint's own first-call cost, before the baseline
+        var before = serve.ResidentBytes();
 
         var sockets = new List<Socket>(Connections);
         try
@@ -118,9 +117,9 @@ public sealed class LimitsTests
                 sockets.Add(await ConnectAsync(tcp));
             }
 
-            await Eventually.Until(() => Metric(client, "spillway_connections_open") == Connections, "every connection accepted",
+            await Eventually.Until(() => Scrape.Sum(client, "spillway_connections_open") == Connections, "every connection accepted",
                 TimeSpan.FromSeconds(60));
-            var perConnection = (Rss(serve.Id) - before) / (double)Connections;
+            var perConnection = (serve.ResidentBytes() - before) / 1024.0 / Connections;
             Assert.True(perConnection < BoundKiB,
                 string.Create(CultureInfo.InvariantCulture, $"{perConnection:0.00} KiB per idle connection (bound {BoundKiB} KiB)"));
         }
@@ -136,12 +135,6 @@ public sealed class LimitsTests
         Assert.Equal(0, await serve.WaitForExitAsync());
     }
 
-    private static long Rss(int pid) =>
-        long.Parse(File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal))[6..^2].Trim(),
-            CultureInfo.InvariantCulture);
-
-    private static double Metric(HttpClient client, string name) =>
-        PrometheusText.Parse(client.GetStringAsync("metrics", Ct).GetAwaiter().GetResult()).Sum(name);
 
     private static HttpStatusCode Post(HttpClient client, string text)
     {

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Spillway.Testing;
 
 namespace Spillway.EndToEnd.Tests;
@@ -29,7 +28,7 @@ public sealed class MemoryTests
         var tcp = await serve.ListeningAsync("tcp");
         await serve.ListeningAsync("http");
 
-        var idle = Status(serve.Id, "VmRSS");
+        var idle = serve.ResidentBytes();
         Assert.True(idle <= Bounds.Idle, $"an idle serve holds {idle / Mib} MiB, over its bound of {Bounds.Idle / Mib} MiB");
 
         await using (var send = SpillwayProcess.StartBench(workspace.Directory, ["send", "--tcp", tcp.ToString(), "-n", $"{Burst}", "-c", "4"]))
@@ -38,20 +37,12 @@ public sealed class MemoryTests
         }
 
         await Eventually.Until(() => workspace.Count("messages") == Burst, $"{Burst} rows stored");
-        var peak = Status(serve.Id, "VmHWM");
+        var peak = serve.PeakResidentBytes();
         Assert.True(peak <= Bounds.BurstPeak,
             $"serve's peak through a burst of {Burst:N0} was {peak / Mib} MiB, over its bound of {Bounds.BurstPeak / Mib} MiB (idle {idle / Mib} MiB)");
 
         serve.Signal(SpillwayProcess.Sigterm);
         Assert.Equal(0, await serve.WaitForExitAsync());
         Assert.Equal(new SpillwayProcess.Summary(Burst, Burst, 0, 0), serve.ReadSummary());
-    }
-
-    /// <summary>A size from <c>/proc/PID/status</c> (<c>VmRSS</c> now, <c>VmHWM</c> the peak), in bytes.</summary>
-    private static long Status(int pid, string field)
-    {
-        var line = File.ReadLines($"/proc/{pid}/status").Single(l => l.StartsWith(field + ":", StringComparison.Ordinal));
-        var kib = line[(field.Length + 1)..].Trim().Split(' ')[0];
-        return long.Parse(kib, CultureInfo.InvariantCulture) * 1024;
     }
 }

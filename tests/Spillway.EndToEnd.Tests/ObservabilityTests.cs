@@ -54,7 +54,7 @@ public sealed class ObservabilityTests
         IReadOnlyList<Sample> metrics = [];
         await Eventually.Until(() =>
         {
-            metrics = PrometheusText.Parse(client.GetStringAsync("metrics", Ct).GetAwaiter().GetResult());
+            metrics = Scrape.Metrics(client);
             // The buffer gives a batch's room back just after the batch is counted stored: wait for both.
             return metrics.Sum("spillway_messages_stored_total") + metrics.Sum("spillway_messages_rejected_total") == 2_000 + 3 + 5 + 4
                 && metrics.Sum("spillway_buffer_messages") == 0;
@@ -177,7 +177,7 @@ public sealed class ObservabilityTests
         // The admin listener takes no messages: it is not among the listeners.
         Assert.Equal(["tcp", "udp", "http"], health.GetProperty("listeners").EnumerateArray().Select(l => l.GetProperty("source").GetString()));
         Assert.Single(health.GetProperty("listeners")[2].GetProperty("endpoints").EnumerateArray());
-        await Eventually.Until(() => PrometheusText.Parse(admin.GetStringAsync("metrics", Ct).GetAwaiter().GetResult())
+        await Eventually.Until(() => Scrape.Metrics(admin)
             .Sum("spillway_messages_stored_total") == 1, "the message counted on the admin listener");
 
         await using (var view = SpillwayProcess.Start(workspace.Directory, ["status", "--url", admin.BaseAddress!.ToString(), "--once", "--interval", "100ms"]))

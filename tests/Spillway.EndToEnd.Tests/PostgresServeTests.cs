@@ -1,6 +1,5 @@
 using Npgsql;
 using Spillway.Bench;
-using Spillway.Cli.Status;
 using Spillway.Testing;
 
 namespace Spillway.EndToEnd.Tests;
@@ -99,7 +98,7 @@ public sealed class PostgresServeTests
                         ["send", "--tcp", endpoints[i].Tcp.ToString(), "-n", $"{PerNode}", "--connections", "2"]);
                     Assert.Equal(0, await send.WaitForExitAsync());
                     using var client = new HttpClient { BaseAddress = new Uri($"http://{endpoints[i].Http}/") };
-                    await Eventually.Until(() => Metric(client, "spillway_messages_received_total") == PerNode, $"node {i + 1} to take its burst");
+                    await Eventually.Until(() => Scrape.Sum(client, "spillway_messages_received_total") == PerNode, $"node {i + 1} to take its burst");
                 }
 
                 // The first node is stopped by force with nothing stored: its spill log is written out and kept (exit 3).
@@ -148,8 +147,6 @@ public sealed class PostgresServeTests
         }
     }
 
-    private static double Metric(HttpClient client, string name) =>
-        PrometheusText.Parse(client.GetStringAsync("metrics", TestContext.Current.CancellationToken).GetAwaiter().GetResult()).Sum(name);
 
     private static long Count(NpgsqlDataSource dataSource, string sql)
     {

@@ -91,7 +91,7 @@ public sealed class SpillTests
         IReadOnlyList<Sample> metrics = [];
         await Eventually.Until(() =>
         {
-            metrics = PrometheusText.Parse(client.GetStringAsync("metrics", Ct).GetAwaiter().GetResult());
+            metrics = Scrape.Metrics(client);
             return metrics.Sum("spillway_messages_received_total") == Burst;
         }, "every message to be accepted");
         Assert.Equal(0, metrics.Sum("spillway_messages_stored_total"));
@@ -127,7 +127,7 @@ public sealed class SpillTests
         IReadOnlyList<Sample> metrics = [];
         await Eventually.Until(() =>
         {
-            metrics = PrometheusText.Parse(client.GetStringAsync("metrics", Ct).GetAwaiter().GetResult());
+            metrics = Scrape.Metrics(client);
             return metrics.Sum("spillway_spill_size_bytes") > 900 * 1024;
         }, "the spill log to fill its budget");
         Assert.True(metrics.Sum("spillway_spill_size_bytes") <= 1024 * 1024);
@@ -143,7 +143,7 @@ public sealed class SpillTests
         }
 
         await Eventually.Until(() =>
-            PrometheusText.Parse(client.GetStringAsync("metrics", Ct).GetAwaiter().GetResult())
+            Scrape.Metrics(client)
                 .Sum("spillway_messages_dropped_total", l => l["source"] == "udp") > 0, "a datagram to be dropped");
 
         transaction.Dispose();
@@ -176,7 +176,7 @@ public sealed class SpillTests
             }
 
             await Eventually.Until(() =>
-                PrometheusText.Parse(client.GetStringAsync("metrics", Ct).GetAwaiter().GetResult()).Sum("spillway_messages_received_total") == 1000,
+                Scrape.Metrics(client).Sum("spillway_messages_received_total") == 1000,
                 "the messages to be accepted");
 
             // The database stays away: the first signal waits for it, the second forces the stop, the log keeps all.
@@ -199,7 +199,7 @@ public sealed class SpillTests
         {
             using var client = new HttpClient { BaseAddress = new Uri($"http://{await restarted.ListeningAsync("http")}/") };
             await Eventually.Until(() =>
-                PrometheusText.Parse(client.GetStringAsync("metrics", Ct).GetAwaiter().GetResult()).Sum("spillway_messages_stored_total") == 999,
+                Scrape.Metrics(client).Sum("spillway_messages_stored_total") == 999,
                 "the undamaged messages to be stored");
             var metrics = PrometheusText.Parse(await client.GetStringAsync("metrics", Ct));
             Assert.Equal(1, metrics.Sum("spillway_spill_quarantined_total"));

@@ -64,6 +64,12 @@ internal sealed class SpillwayProcess : IAsyncDisposable
 
     public void Signal(int signal) => _child.Signal(signal);
 
+    /// <summary>The process's resident set size now, in bytes (<c>VmRSS</c>).</summary>
+    public long ResidentBytes() => _child.ResidentBytes() ?? throw new InvalidOperationException("/proc does not tell the resident set size");
+
+    /// <summary>The process's peak resident set size, in bytes (<c>VmHWM</c>).</summary>
+    public long PeakResidentBytes() => _child.PeakResidentBytes() ?? throw new InvalidOperationException("/proc does not tell the peak resident set size");
+
     public Task WriteInputAsync(string text) => _child.WriteInputAsync(text);
 
     /// <summary>Waits for the process to exit and its output to be read to the end.</summary>
