@@ -434,7 +434,7 @@ public sealed class SpillBufferTests : IDisposable
     }
 
     [Fact]
-    public async Task While_the_disk_is_behind_senders_heldAt_the_bound_leave_room_for_those_that_would_be_refused()
+    public async Task While_the_disk_is_behind_senders_held_at_the_bound_leave_room_for_those_that_would_be_refused()
     {
         await using var spill = _harness.Open(memoryBytes: 64 * 1024);
         var (held, release) = HoldFlusherOnce(spill);
