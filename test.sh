@@ -6,7 +6,8 @@
 # TLS stream drivers (rsyslog-gnutls, rsyslog-openssl), the real senders and TLS clients of the end-to-end tests
 # (rsyslogd runs only as the tests start it, with a config of their own); postgresql, of which a private cluster is started on a free loopback port for the run and stopped at the
 # end, whatever the outcome; clang and zlib1g-dev, with which the release build is compiled ahead of time (Native
-# AOT) and tested again; binutils (strip) and lintian for the package.
+# AOT) and tested again; binutils (strip) and lintian for the package; nats-server, of which a three-node JetStream
+# cluster is started on free loopback ports for the scale-out tests and stopped at the end, whatever the outcome.
 # As root, a 20 MiB tmpfs is mounted for the full-disk test and unmounted at the end (not root: that test is skipped,
 # and says so). Set SPILLWAY_STRESS=1 for ten times the iterations of the concurrency and fault tests.
 set -euo pipefail
@@ -21,6 +22,7 @@ command -v curl >/dev/null || missing+=(curl)
 ls /usr/lib/*/rsyslog/lmnsd_gtls.so >/dev/null 2>&1 || missing+=(rsyslog-gnutls)
 ls /usr/lib/*/rsyslog/lmnsd_ossl.so >/dev/null 2>&1 || missing+=(rsyslog-openssl)
 ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || missing+=(postgresql)
+command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
 command -v clang >/dev/null || missing+=(clang)
 ls /usr/lib/*/libz.so >/dev/null 2>&1 || missing+=(zlib1g-dev)
 optional=()
@@ -54,7 +56,19 @@ unmount_small_disk() {
     rmdir "$small_disk" 2>/dev/null || true
   fi
 }
-trap 'stop_postgres; unmount_small_disk; rm -rf "$results"' EXIT
+nats_root=""
+stop_nats() {
+  if [ -n "$nats_root" ]; then
+    for pid_file in "$nats_root"/n*.pid; do
+      [ -f "$pid_file" ] && kill "$(cat "$pid_file")" 2>/dev/null || true
+    done
+    for pid_file in "$nats_root"/n*.pid; do
+      for _ in $(seq 50); do [ -f "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null && sleep 0.1 || break; done
+    done
+    rm -rf "$nats_root"
+  fi
+}
+trap 'stop_postgres; stop_nats; unmount_small_disk; rm -rf "$results"' EXIT
 
 # PostgreSQL refuses to run as root: as root, the cluster belongs to the postgres user the package creates.
 as_postgres() {
@@ -83,6 +97,33 @@ echo "test.sh: PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on 
 export SPILLWAY_TEST_POSTGRES="Host=127.0.0.1;Port=$pg_port;Username=spillway;Database=postgres"
 export SPILLWAY_TEST_POSTGRES_CTL="$pg_bin/pg_ctl" SPILLWAY_TEST_POSTGRES_DATA="$pg_root/data"
 export SPILLWAY_TEST_POSTGRES_AS="$([ "$(id -u)" -eq 0 ] && echo postgres || true)"
+
+# A three-node NATS cluster with JetStream on loopback, each node with a store of its own (docs/scale-out.md). The
+# scale-out tests use it, each with a stream of its own; a test that stops a node starts it again from its file, n1.conf
+# to n3.conf in SPILLWAY_TEST_NATS_DIR, beside the pid file the node writes.
+nats_bin=$(command -v nats-server || echo /usr/sbin/nats-server)
+nats_root=$(mktemp -d /tmp/spillway-nats.XXXXXX)
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
+nats_ports=() route_ports=()
+for i in 1 2 3; do nats_ports+=("$(free_port)"); route_ports+=("$(free_port)"); done
+for i in 1 2 3; do
+  routes=()
+  for j in 1 2 3; do [ "$j" -ne "$i" ] && routes+=("nats-route://127.0.0.1:${route_ports[$((j - 1))]}"); done
+  {
+    echo "server_name: n$i"
+    echo "listen: 127.0.0.1:${nats_ports[$((i - 1))]}"
+    echo "pid_file: \"$nats_root/n$i.pid\""
+    echo "jetstream { store_dir: \"$nats_root/n$i\", max_file_store: 2GB, max_memory_store: 64MB }"
+    echo "cluster { name: spillway-test, listen: 127.0.0.1:${route_ports[$((i - 1))]}, routes: [$(IFS=,; echo "${routes[*]}")] }"
+  } >"$nats_root/n$i.conf"
+  "$nats_bin" -c "$nats_root/n$i.conf" >>"$nats_root/n$i.log" 2>&1 &
+done
+export SPILLWAY_TEST_NATS="nats://127.0.0.1:${nats_ports[0]},nats://127.0.0.1:${nats_ports[1]},nats://127.0.0.1:${nats_ports[2]}"
+export SPILLWAY_TEST_NATS_DIR="$nats_root" SPILLWAY_TEST_NATS_SERVER="$nats_bin"
+# Ready once the three have elected the cluster's JetStream leader, which every stream's creation asks.
+for _ in $(seq 300); do grep -qs 'new metadata leader\|JetStream cluster new metadata leader\|Self is new JetStream cluster metadata leader' "$nats_root"/n*.log && break; sleep 0.1; done
+grep -qs 'metadata leader' "$nats_root"/n*.log || { tail -n 20 "$nats_root"/n*.log >&2; echo "test.sh: the NATS cluster elected no JetStream leader" >&2; exit 1; }
+echo "test.sh: nats-server $("$nats_bin" --version | awk '{print $2}'), a cluster of three on $SPILLWAY_TEST_NATS ($nats_root)"
 
 dotnet build Spillway.slnx -c "$configuration" --nologo
 

@@ -1,6 +1,6 @@
 using System.IO.Hashing;
 using BenchmarkDotNet.Attributes;
-using Spillway.Spill;
+using Spillway.Messages;
 
 namespace Spillway.Benchmarks;
 

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Spillway.Messages;
 
 namespace Spillway.Spill;
 

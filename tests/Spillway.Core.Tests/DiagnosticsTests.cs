@@ -48,7 +48,8 @@ public sealed class DiagnosticsTests
     [Fact]
     public void Names_are_the_ones_stored_in_the_database()
     {
-        Assert.Equal(["oversize", "invalid-utf8", "truncated", "refused-by-db"], RejectReasonNames.All.Select(r => r.ToName()));
-        Assert.Equal(["tcp", "udp", "http", "tls", "https"], Enum.GetValues<Transport>().Select(t => t.ToName()));
+        Assert.Equal(["oversize", "invalid-utf8", "truncated", "refused-by-db", "undecodable"], RejectReasonNames.All.Select(r => r.ToName()));
+        Assert.Equal(["tcp", "udp", "http", "tls", "https", "jetstream"], Enum.GetValues<Transport>().Select(t => t.ToName()));
+        Assert.Equal(["tcp", "udp", "http", "tls", "https"], TransportNames.Listeners.Select(t => t.ToName()));
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Spillway.Diagnostics;
@@ -89,19 +88,5 @@ public sealed class PipelineMetricsTests : IDisposable
         using var collector = new MetricCollector<long>(_metrics.Meter, instrument);
         collector.RecordObservableInstruments();
         return collector.GetMeasurementSnapshot().ToDictionary(m => tag is null ? "" : (string)m.Tags[tag]!, m => m.Value);
-    }
-
-    private sealed class TestMeterFactory : IMeterFactory
-    {
-        private readonly List<Meter> _meters = [];
-
-        public Meter Create(MeterOptions options)
-        {
-            var meter = new Meter(options.Name, options.Version, options.Tags, scope: this);
-            _meters.Add(meter);
-            return meter;
-        }
-
-        public void Dispose() => _meters.ForEach(m => m.Dispose());
     }
 }

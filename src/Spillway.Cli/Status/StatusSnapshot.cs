@@ -19,7 +19,7 @@ internal sealed record StatusSnapshot(
     IReadOnlyList<WriterStatus> Writers)
 {
     /// <summary>The <c>source</c> label's values, in the order the view shows them.</summary>
-    public static readonly string[] Sources = [.. Enum.GetValues<Transport>().Select(t => t.ToName())];
+    public static readonly string[] Sources = [.. TransportNames.Listeners.Select(t => t.ToName())];
 
     /// <summary>Reads both endpoints of the service at <paramref name="baseUrl"/>.</summary>
     /// <exception cref="HttpRequestException">The service cannot be reached or answered something else.</exception>

@@ -66,5 +66,14 @@ public static class EventIds
     public const int SpillBudgetCapped = 4012;
     public const int SpillJournalRetry = 4013;
     public const int SpillReadRetry = 4014;
+
+    // 5xxx: NATS JetStream (scale-out)
+    public const int JetStreamConnected = 5001;
+    public const int JetStreamCreated = 5002;
+    public const int JetStreamDiffers = 5003;
+    public const int JetStreamStateUnavailable = 5004;
+    public const int JetStreamUndecodable = 5005;
+    public const int JetStreamAckFailed = 5006;
+    public const int JetStreamTakeFailed = 5007;
 #pragma warning restore CS1591
 }

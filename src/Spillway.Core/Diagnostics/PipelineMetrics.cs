@@ -15,7 +15,7 @@ public sealed class PipelineMetrics
     /// <summary>The meter every Spillway instrument is on.</summary>
     public const string MeterName = "Spillway";
 
-    private static readonly Transport[] Sources = Enum.GetValues<Transport>();
+    private static readonly IReadOnlyList<Transport> Sources = TransportNames.Listeners;
 
     private readonly Histogram<long> _batchSize;
     private readonly Histogram<double> _writeDuration;

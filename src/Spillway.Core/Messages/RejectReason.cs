@@ -14,4 +14,10 @@ public enum RejectReason
 
     /// <summary>The database refused the row.</summary>
     RefusedByDb,
+
+    /// <summary>
+    /// A message a writer node took from the JetStream stream that is not a batch an edge published (its checksum or its
+    /// layout is wrong); its bytes are kept, cut to the maximum message size, with the stream's sequence number.
+    /// </summary>
+    Undecodable,
 }

@@ -13,6 +13,7 @@ public static class RejectReasonNames
         RejectReason.InvalidUtf8 => "invalid-utf8",
         RejectReason.Truncated => "truncated",
         RejectReason.RefusedByDb => "refused-by-db",
+        RejectReason.Undecodable => "undecodable",
         _ => throw new ArgumentOutOfRangeException(nameof(reason), reason, "Unknown reject reason."),
     };
 }

@@ -17,4 +17,10 @@ public enum Transport
 
     /// <summary>An HTTP request body received over TLS.</summary>
     Https,
+
+    /// <summary>
+    /// Not a listener: a message a writer node took from the JetStream stream that is not a batch (kept as an
+    /// <see cref="RejectReason.Undecodable"/> reject; every stored row keeps the transport its edge received it on).
+    /// </summary>
+    JetStream,
 }

@@ -1,8 +1,9 @@
 using System.Text;
+using Spillway.Messages;
 
-namespace Spillway.Spill.Tests;
+namespace Spillway.Core.Tests;
 
-/// <summary>The records' checksum against the known answers of RFC 3720 (iSCSI), appendix B.4, and the usual check value.</summary>
+/// <summary>The checksum of spill log records and JetStream batches, against the known answers of RFC 3720 (iSCSI), appendix B.4, and the usual check value.</summary>
 public sealed class Crc32CTests
 {
     public static TheoryData<string, uint> KnownAnswers => new()

@@ -1,0 +1,85 @@
+using NATS.Client.Core;
+using NATS.Client.JetStream;
+using Spillway.Pipeline;
+using Spillway.Sinks;
+
+namespace Spillway.JetStream;
+
+/// <summary>
+/// An edge's sink: publishes each batch to the stream as one message, or as several parts when it is larger than the
+/// stream takes, each under a message id of its own derived from the batch id (<see cref="BatchPayload.MessageId"/>).
+/// A write returns once the stream has acknowledged every part (a majority of its replicas hold it), so the spill log
+/// commits the batch only then; a batch written again after a crash is dropped by the stream as a duplicate within its
+/// window, and past it stored once by the writers' ledger. A full stream refuses the publish: the write fails, the
+/// writer retries with backoff, and the spill log absorbs, then pushes back, as with a database outage.
+/// </summary>
+public sealed class JetStreamSink : ISink
+{
+    // JetStream's API error code (nats-server's errors.json) of a store that refused a message: "maximum bytes exceeded"
+    // for a stream at its byte limit (Discard=New).
+    private const int StreamStoreFailed = 10077;
+
+    private readonly JetStreamClient _client;
+    private readonly JetStreamMetrics _metrics;
+    private readonly TimeProvider _time;
+
+    /// <summary>Creates the sink on the node's shared client.</summary>
+    public JetStreamSink(JetStreamClient client, JetStreamMetrics metrics, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        ArgumentNullException.ThrowIfNull(metrics);
+        ArgumentNullException.ThrowIfNull(time);
+        _client = client;
+        _metrics = metrics;
+        _time = time;
+    }
+
+    /// <inheritdoc />
+    public ValueTask OpenAsync(CancellationToken cancellationToken) => _client.OpenAsync(cancellationToken);
+
+    /// <inheritdoc />
+    public async ValueTask<int> WriteAsync(Batch batch, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (batch.Id == Guid.Empty)
+        {
+            throw new ArgumentException("A batch published to JetStream needs an id: the stream and the writers' ledger drop duplicates by it.",
+                nameof(batch));
+        }
+
+        foreach (var (messageId, payload) in BatchPayload.Encode(batch, _client.MaxMessageBytes))
+        {
+            var started = _time.GetTimestamp();
+            try
+            {
+                var ack = await _client.Context.PublishAsync(_client.Options.Subject, payload, opts: new NatsJSPubOpts { MsgId = messageId },
+                    cancellationToken: cancellationToken).ConfigureAwait(false);
+                if (ack.Error is { } error)
+                {
+                    throw new NatsJSApiException(error);
+                }
+
+                // A duplicate is success: the stream has this part from an earlier attempt (EnsureSuccess would throw).
+                _metrics.OnPublished(ack.Duplicate, _time.GetElapsedTime(started));
+            }
+            catch (Exception ex) when (ex is NatsException or TimeoutException && !cancellationToken.IsCancellationRequested)
+            {
+                _metrics.OnPublishFailed(Reason(ex));
+                throw;
+            }
+        }
+
+        return 0;
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask; // the client belongs to whoever made it
+
+    /// <summary>Why a publish failed, as the metric's label says it.</summary>
+    internal static string Reason(Exception ex) => ex switch
+    {
+        NatsJSApiException { Error.ErrCode: StreamStoreFailed } api when api.Error.Description?.Contains("maximum", StringComparison.Ordinal) == true => "full",
+        NatsJSApiException => "refused",
+        _ => "no-response",
+    };
+}
