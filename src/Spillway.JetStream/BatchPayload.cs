@@ -25,6 +25,12 @@ internal static class BatchPayload
     /// <summary>Bytes kept free under the message limit for what NATS sends with the payload (subject, the message id header).</summary>
     public const int Overhead = 512;
 
+    /// <summary>
+    /// The longest frame whose item surely fits in a message of <paramref name="maxMessageBytes"/>: the text and the syslog
+    /// fields parsed out of it are at most twice the frame, and the peer, client and the rest take less than 1 KiB.
+    /// </summary>
+    public static int LargestItem(int maxMessageBytes) => Math.Max(0, (maxMessageBytes - Overhead - HeaderLength - 4 - 1024) / 2);
+
     private const byte Version = 1;
     private static ReadOnlySpan<byte> Magic => "SPWB"u8;
 

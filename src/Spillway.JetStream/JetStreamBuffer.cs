@@ -27,6 +27,7 @@ public sealed class JetStreamBuffer : IIngestBuffer, IAsyncDisposable
     private readonly JetStreamClient _client;
     private readonly JetStreamMetrics _metrics;
     private readonly int _maxRejectBytes;
+    private readonly IngestStats _stats;
     private readonly TimeProvider _time;
     private readonly ILogger<JetStreamBuffer> _logger;
     private readonly ConcurrentDictionary<Batch, Held> _held = new(ReferenceEqualityComparer.Instance);
@@ -39,18 +40,21 @@ public sealed class JetStreamBuffer : IIngestBuffer, IAsyncDisposable
     private Task _progress = Task.CompletedTask;
     private long _messages;
     private long _bytes;
+    private int _disposed;
 
     /// <summary>Creates the buffer; <see cref="OpenAsync"/> finds the consumer.</summary>
     /// <param name="client">The node's shared client.</param>
     /// <param name="metrics">Where takes, deliveries and failed acknowledgements are counted.</param>
     /// <param name="options">Shown as the bounds; a writer node holds what its writers took, no more.</param>
     /// <param name="maxRejectBytes">How much of a message that is not a batch is kept in its reject.</param>
+    /// <param name="stats">Counts what is taken as replayed: a writer accepts nothing, it stores what its edges accepted.</param>
     /// <param name="time">The clock of the progress signals and the pauses.</param>
     /// <param name="logger">Where failures are logged.</param>
     public JetStreamBuffer(
-        JetStreamClient client, JetStreamMetrics metrics, IngestBufferOptions options, int maxRejectBytes, TimeProvider time,
+        JetStreamClient client, JetStreamMetrics metrics, IngestBufferOptions options, int maxRejectBytes, IngestStats stats, TimeProvider time,
         ILogger<JetStreamBuffer> logger)
     {
+        ArgumentNullException.ThrowIfNull(stats);
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(metrics);
         ArgumentNullException.ThrowIfNull(options);
@@ -61,6 +65,7 @@ public sealed class JetStreamBuffer : IIngestBuffer, IAsyncDisposable
         _metrics = metrics;
         Options = options;
         _maxRejectBytes = maxRejectBytes;
+        _stats = stats;
         _time = time;
         _logger = logger;
         _takeFailures = new LogPacer(time);
@@ -173,6 +178,11 @@ public sealed class JetStreamBuffer : IIngestBuffer, IAsyncDisposable
     /// </summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         _completed.Cancel();
         _acks.Writer.TryComplete();
         await _acking.ConfigureAwait(false);
@@ -222,6 +232,7 @@ public sealed class JetStreamBuffer : IIngestBuffer, IAsyncDisposable
         }
 
         _held[batch] = new Held(message);
+        _stats.OnReplayed(batch.Count);
         Interlocked.Add(ref _messages, batch.Count);
         Interlocked.Add(ref _bytes, batch.Bytes);
     }

@@ -47,6 +47,9 @@ public sealed class JetStreamClient : IAsyncDisposable
     /// <summary>The server the connection is on now, for /health.</summary>
     public string? ConnectedServer => _connection?.ServerInfo is { } info ? $"{info.Host}:{info.Port} ({info.Name})" : null;
 
+    /// <summary>Whether <see cref="OpenAsync"/> has succeeded.</summary>
+    public bool IsOpen => _js is not null;
+
     /// <summary>Whether the connection is up now.</summary>
     public bool Connected => _connection?.ConnectionState == NatsConnectionState.Open;
 

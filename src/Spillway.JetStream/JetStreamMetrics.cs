@@ -31,8 +31,9 @@ public sealed class JetStreamMetrics
             "Messages (whole batches or parts) this edge published and the stream acknowledged, duplicates included");
         _duplicates = meter.CreateCounter<long>("spillway.jetstream.duplicates", "{message}",
             "Publishes the stream answered as duplicates of a message id it already had (a batch republished after a crash)");
-        _publishDuration = meter.CreateHistogram<double>("spillway.jetstream.publish.duration", "s",
-            "From a message's publish to the stream's acknowledgement (a majority of its replicas have it)");
+        _publishDuration = meter.CreateHistogram("spillway.jetstream.publish.duration", "s",
+            "From a message's publish to the stream's acknowledgement (a majority of its replicas have it)",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
         _publishFailures = meter.CreateCounter<long>("spillway.jetstream.publish.failures", "{message}",
             "Publishes that failed, by reason: full (the stream's byte limit), no-response, refused (another answer of the stream)");
         _taken = meter.CreateCounter<long>("spillway.jetstream.taken", "{message}",

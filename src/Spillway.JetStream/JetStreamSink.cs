@@ -21,21 +21,39 @@ public sealed class JetStreamSink : ISink
 
     private readonly JetStreamClient _client;
     private readonly JetStreamMetrics _metrics;
+    private readonly int _maxItemBytes;
     private readonly TimeProvider _time;
 
     /// <summary>Creates the sink on the node's shared client.</summary>
-    public JetStreamSink(JetStreamClient client, JetStreamMetrics metrics, TimeProvider time)
+    /// <param name="client">The node's client.</param>
+    /// <param name="metrics">Where publishes are counted and timed.</param>
+    /// <param name="maxItemBytes">The longest message a source takes: one must fit in a stream message, which the start checks.</param>
+    /// <param name="time">The clock of the publish durations.</param>
+    public JetStreamSink(JetStreamClient client, JetStreamMetrics metrics, int maxItemBytes, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(metrics);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxItemBytes, 1);
         ArgumentNullException.ThrowIfNull(time);
         _client = client;
         _metrics = metrics;
+        _maxItemBytes = maxItemBytes;
         _time = time;
     }
 
-    /// <inheritdoc />
-    public ValueTask OpenAsync(CancellationToken cancellationToken) => _client.OpenAsync(cancellationToken);
+    /// <summary>Connects (once for the node), and checks that the longest message a source takes fits in a stream message.</summary>
+    /// <exception cref="SinkUnavailableException">The stream cannot be had, or a message of the longest size would not fit; the message says why.</exception>
+    public async ValueTask OpenAsync(CancellationToken cancellationToken)
+    {
+        await _client.OpenAsync(cancellationToken).ConfigureAwait(false);
+        if (BatchPayload.LargestItem(_client.MaxMessageBytes) < _maxItemBytes)
+        {
+            throw new SinkUnavailableException(
+                $"a message of --max-message-bytes {_maxItemBytes} does not fit in a stream message of {_client.MaxMessageBytes} bytes with its " +
+                $"fields: lower --max-message-bytes to {BatchPayload.LargestItem(_client.MaxMessageBytes)}, or raise the server's max_payload " +
+                "and the stream's max message size");
+        }
+    }
 
     /// <inheritdoc />
     public async ValueTask<int> WriteAsync(Batch batch, CancellationToken cancellationToken)

@@ -142,6 +142,18 @@ public sealed partial class OperationsDocTests
             companions[SettingsTable.ApiKeys.Name] = "/tmp/keys";
         }
 
+        // The NATS settings take effect with the servers, and a user with a password.
+        if (setting.Section == SettingSection.ScaleOut)
+        {
+            companions[SettingsTable.Nats.Name] = "nats://127.0.0.1:4222";
+        }
+
+        if (setting == SettingsTable.NatsUser || setting == SettingsTable.NatsPassword)
+        {
+            companions[SettingsTable.NatsUser.Name] = "edge";
+            companions[SettingsTable.NatsPassword.Name] = "secret";
+        }
+
         companions.Remove(setting.Name);
         return companions;
     }
@@ -150,7 +162,9 @@ public sealed partial class OperationsDocTests
     {
         Setting<System.Net.IPEndPoint> => "127.0.0.1:0",
         Setting<bool> => "true",
+        Setting<TimeSpan> when setting.Section == SettingSection.ScaleOut => "7s",
         Setting<TimeSpan> => "1ms",
+        Setting<long> when setting == SettingsTable.NatsReplicas => "2",
         Setting<long> when setting == SettingsTable.Writers => "1",
         Setting<long> when setting == SettingsTable.MaxBufferMessages => "20000",
         Setting<long> when setting == SettingsTable.HttpMaxBodyBytesInFlight => "128MiB",
@@ -159,6 +173,10 @@ public sealed partial class OperationsDocTests
         Setting<string> when setting == SettingsTable.Postgres => "Host=db;Username=spillway",
         Setting<string> when setting == SettingsTable.PostgresTablePrefix => "edge_",
         Setting<string> when setting == SettingsTable.TlsAllowedPeer => "*.example.com",
+        Setting<string> when setting == SettingsTable.Nats => "nats://10.0.0.1:4222,nats://10.0.0.2:4222",
+        Setting<string> when setting == SettingsTable.NatsStream => "EDGES",
+        Setting<string> when setting == SettingsTable.NatsConsumer => "pool",
+        Setting<string> when setting == SettingsTable.NatsSubject => "logs.batches",
         Setting<string> => "/tmp/sample",
         Setting<Spillway.Sinks.MessageIndexes> => "host,app",
         _ => setting.ValueName.Split('|')[^1],

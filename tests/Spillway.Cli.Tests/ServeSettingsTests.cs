@@ -345,4 +345,53 @@ public sealed class ServeSettingsTests
         var error = Assert.Throws<SettingsException>(() => Load(new() { ["HttpMaxBodyBytesInFlight"] = "1MiB", ["HttpMaxBodyBytes"] = "2MiB" }));
         Assert.StartsWith("--http-max-body-bytes-in-flight (config key HttpMaxBodyBytesInFlight", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Without_nats_the_node_stores_itself_and_a_role_is_refused_for_want_of_servers()
+    {
+        var settings = Load();
+        Assert.Null(settings.JetStream);
+        Assert.True(settings.Listens && settings.Stores && !settings.Publishes);
+
+        var ex = Assert.Throws<SettingsException>(() => Load(flags: new() { ["Role"] = ["edge"] }));
+        Assert.Contains("--role", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("--nats", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_edge_publishes_with_two_writers_and_a_writer_listens_for_no_sender_and_serves_admin_on_the_http_address()
+    {
+        var edge = Load(flags: new() { ["Nats"] = ["nats://10.0.0.1:4222, nats://10.0.0.2:4222"], ["Role"] = ["edge"] });
+        Assert.Equal(["nats://10.0.0.1:4222", "nats://10.0.0.2:4222"], edge.JetStream!.Servers);
+        Assert.True(edge.Listens && edge.Publishes && !edge.Stores);
+        Assert.Equal(2, edge.Writers);
+        Assert.NotNull(edge.Spill);
+
+        var writer = Load(flags: new() { ["Nats"] = ["nats://10.0.0.1:4222"], ["Role"] = ["writer"], ["ListenHttp"] = ["127.0.0.1:9100"] });
+        Assert.True(!writer.Listens && !writer.Publishes && writer.Stores);
+        Assert.Empty(writer.ListenTcp.Concat(writer.ListenUdp).Concat(writer.ListenHttp).Concat(writer.ListenTls).Concat(writer.ListenHttps));
+        Assert.Equal([new IPEndPoint(IPAddress.Loopback, 9100)], writer.ListenAdmin);
+        Assert.Null(writer.Spill);
+        Assert.Equal(1, writer.Writers); // SQLite
+
+        var both = Load(flags: new() { ["Nats"] = ["nats://10.0.0.1:4222"] });
+        Assert.Equal(NodeRole.All, both.Role);
+        Assert.True(both.Listens && both.Publishes && both.Stores);
+    }
+
+    [Theory]
+    [InlineData("Nats", "10.0.0.1:4222", "not a NATS server URL")]
+    [InlineData("NatsStream", "logs.edges", "not a stream name")]
+    [InlineData("NatsSubject", "logs.*", "not a subject")]
+    [InlineData("NatsUser", "edge", "go together")]
+    [InlineData("NatsReplicas", "7", "--nats-replicas")]
+    [InlineData("NatsAckWait", "10ms", "--nats-ack-wait")]
+    public void A_nats_setting_that_cannot_work_is_refused_with_the_reason(string key, string value, string expected)
+    {
+        var flags = new Dictionary<string, IReadOnlyList<string>> { ["Nats"] = ["nats://127.0.0.1:4222"], [key] = [value] };
+
+        var ex = Assert.Throws<SettingsException>(() => Load(flags: flags));
+
+        Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+    }
 }

@@ -21,6 +21,7 @@ internal static class SettingsReference
         [SettingSection.Database] = "Database",
         [SettingSection.Buffer] = "Buffer and batches",
         [SettingSection.SpillLog] = "Spill log",
+        [SettingSection.ScaleOut] = "Scale-out on NATS JetStream",
         [SettingSection.Operations] = "Stop, health and log",
     };
 

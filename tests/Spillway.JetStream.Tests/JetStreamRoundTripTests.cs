@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
+using Spillway.Diagnostics;
 using Spillway.Messages;
 using Spillway.Pipeline;
 using Spillway.Sinks;
@@ -182,9 +183,9 @@ public sealed class JetStreamRoundTripTests : IAsyncLifetime
         var client = new JetStreamClient(options, NullLoggerFactory.Instance);
         _owned.Add(client);
         var metrics = new JetStreamMetrics(_meters, "Spillway.Tests");
-        var sink = new JetStreamSink(client, metrics, TimeProvider.System);
+        var sink = new JetStreamSink(client, metrics, 2048, TimeProvider.System);
         await sink.OpenAsync(TestContext.Current.CancellationToken);
-        var buffer = new JetStreamBuffer(client, metrics, new IngestBufferOptions(), 64 * 1024, TimeProvider.System,
+        var buffer = new JetStreamBuffer(client, metrics, new IngestBufferOptions(), 64 * 1024, new IngestStats(), TimeProvider.System,
             NullLogger<JetStreamBuffer>.Instance);
         await buffer.OpenAsync(TestContext.Current.CancellationToken);
         _owned.Add(buffer);

@@ -94,6 +94,11 @@ internal static class ServeCommand
             await output.WriteLineAsync(bufferSummary);
         }
 
+        if (host.Services.GetService<StreamWriters>() is { } streamWriters)
+        {
+            await output.WriteLineAsync(streamWriters.Summary());
+        }
+
         await output.FlushAsync(CancellationToken.None);
         if (shutdown.Fatal is { } fatal)
         {
@@ -103,7 +108,10 @@ internal static class ServeCommand
 
         if (shutdown.Forced && stats.Pending > 0)
         {
-            await error.WriteLineAsync(settings.Spill is { } spill
+            await error.WriteLineAsync(!settings.Listens
+                ? $"spillway serve: stop forced: {stats.Pending} messages taken from the stream were not stored yet; they are handed back to " +
+                  "it, for another writer or this one's next start"
+                : settings.Spill is { } spill
                 ? $"spillway serve: stop forced: {stats.Pending} accepted messages were not stored yet; they are in the spill log " +
                   $"{spill.Directory} and are stored at the next start"
                 : $"spillway serve: stop forced: {stats.Pending} accepted messages were not stored");

@@ -89,6 +89,24 @@ internal sealed class HealthEndpoint(HealthCheckService health) : IHttpEndpoint
             json.WriteEndObject();
         }
 
+        if (Data<JetStreamHealth>(report, JetStreamHealthCheck.DataKey).FirstOrDefault() is { } stream)
+        {
+            json.WriteStartObject("jetstream");
+            json.WriteString("role", stream.Role);
+            json.WriteBoolean("connected", stream.Connected);
+            json.WriteString("server", stream.Server);
+            json.WriteString("stream", stream.Stream);
+            WriteCount(json, "stream_bytes", stream.StreamBytes);
+            WriteCount(json, "stream_messages", stream.StreamMessages);
+            WriteCount(json, "consumer_pending", stream.ConsumerPending);
+            WriteCount(json, "ack_pending", stream.AckPending);
+            json.WriteNumber("published", stream.Published);
+            json.WriteNumber("publish_failures", stream.PublishFailures);
+            json.WriteNumber("taken", stream.Taken);
+            json.WriteNumber("redelivered", stream.Redelivered);
+            json.WriteEndObject();
+        }
+
         if (Data<ApiKeysHealth>(report, ApiKeysHealthCheck.DataKey).FirstOrDefault() is { } keys)
         {
             json.WriteStartObject("api_keys");
@@ -112,6 +130,18 @@ internal sealed class HealthEndpoint(HealthCheckService health) : IHttpEndpoint
         report.Entries.Values.SelectMany(e => e.Data.TryGetValue(key, out var value)
             ? value switch { IEnumerable<T> items => items, T item => [item], _ => [] }
             : []);
+
+    private static void WriteCount(Utf8JsonWriter json, string name, long? count)
+    {
+        if (count is { } c)
+        {
+            json.WriteNumber(name, c);
+        }
+        else
+        {
+            json.WriteNull(name);
+        }
+    }
 
     private static void WriteTime(Utf8JsonWriter json, string name, DateTimeOffset? time)
     {

@@ -22,12 +22,14 @@ internal sealed class IngestService(
     ShutdownControl shutdown,
     IHostApplicationLifetime lifetime,
     TimeProvider time,
-    ILogger<IngestService> logger) : IHostedLifecycleService
+    ILogger<IngestService> logger,
+    StreamWriters? stream = null) : IHostedLifecycleService
 {
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(2);
     private readonly ISource[] _sources = [.. sources];
     private volatile (ISource Source, Transport Transport, IPEndPoint Endpoint)[] _listening = [];
     private Task _writer = Task.CompletedTask;
+    private Task _streamWriter = Task.CompletedTask;
     private int _stopped;
 
     /// <summary>
@@ -40,8 +42,17 @@ internal sealed class IngestService(
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        if (stream is not null)
+        {
+            // The writers of a node of both roles first: the edge then publishes to a stream that is being taken from.
+            await stream.Pool.OpenAsync(cancellationToken);
+            await stream.Buffer.OpenAsync(cancellationToken);
+            _streamWriter = RunWritersAsync(stream.Pool);
+        }
+
         await writers.OpenAsync(cancellationToken);
-        _writer = RunWritersAsync();
+        await buffer.OpenAsync(cancellationToken);
+        _writer = RunWritersAsync(writers);
         _ = WatchBufferAsync();
     }
 
@@ -100,6 +111,14 @@ internal sealed class IngestService(
             }
 
             await writers.DisposeAsync();
+            if (stream is not null)
+            {
+                // What the stream holds stays there for the other writers, or for this node's next start.
+                stream.Buffer.Complete();
+                await _streamWriter;
+                await ((IAsyncDisposable)stream.Buffer).DisposeAsync();
+                await stream.Pool.DisposeAsync();
+            }
         }
     }
 
@@ -114,11 +133,11 @@ internal sealed class IngestService(
         }
     }
 
-    private async Task RunWritersAsync()
+    private async Task RunWritersAsync(WriterPool pool)
     {
         try
         {
-            await writers.RunAsync(shutdown.AbortToken);
+            await pool.RunAsync(shutdown.AbortToken);
         }
         catch (OperationCanceledException) when (shutdown.AbortToken.IsCancellationRequested)
         {

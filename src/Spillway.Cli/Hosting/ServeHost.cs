@@ -43,6 +43,11 @@ internal static class ServeHost
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
 
+        // The clients log each command (Npgsql) and each connection's server info (NATS) at Information: their warnings and
+        // errors only; what they do is in Spillway's own log and metrics.
+        builder.Logging.AddFilter("Npgsql", LogLevel.Warning);
+        builder.Logging.AddFilter("NATS", LogLevel.Warning);
+
         // The health check service logs every degraded or unhealthy check of every /health request: a probe each few
         // seconds would flood the log. What makes a check fail is logged by its owner, once a minute at most.
         builder.Logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None);
@@ -83,7 +88,18 @@ internal static class ServeHost
         services.AddSingleton(settings.Udp);
         services.AddSingleton(settings.Http);
         services.AddSingleton(settings.Sqlite);
-        if (settings.Spill is { } spill)
+        if (settings.JetStream is { } jetStream)
+        {
+            JetStreamHosting.AddClient(services, jetStream);
+        }
+
+        if (!settings.Listens)
+        {
+            // A writer node: its batches are the stream's messages; what it takes counts as replayed in its summary.
+            services.AddSingleton(sp => JetStreamHosting.CreateBuffer(sp, settings, sp.GetRequiredService<IngestStats>()));
+            services.AddSingleton(IBufferDiagnostics.None);
+        }
+        else if (settings.Spill is { } spill)
         {
             // Opened (and recovered) when the service starts; disposed by IngestService once the writers have drained it.
             services.AddSingleton(sp => SpillBuffer.Open(
@@ -102,13 +118,28 @@ internal static class ServeHost
             PostgresHosting.AddDataSource(services, postgres);
         }
 
+        // An edge's writers publish to the stream; the others store into the database.
         services.AddSingleton(sp => new WriterPool([.. Enumerable.Range(0, settings.Writers).Select(_ =>
         {
-            ISink sink = settings.Postgres is null
-                ? ActivatorUtilities.CreateInstance<SqliteSink>(sp)
-                : PostgresHosting.CreateSink(sp);
+            var sink = settings.Publishes ? JetStreamHosting.CreateSink(sp, settings.MaxMessageBytes) : DatabaseSink(sp, settings);
             return (sink, ActivatorUtilities.CreateInstance<BatchWriter>(sp, sink));
         })]));
+        if (settings.Publishes && settings.Stores)
+        {
+            // Both roles in one process: writers taking from the stream beside the edge's, counted apart.
+            services.AddSingleton(sp =>
+            {
+                var stats = new IngestStats();
+                var buffer = JetStreamHosting.CreateBuffer(sp, settings, stats);
+                return new StreamWriters(buffer, new WriterPool([.. Enumerable.Range(0, settings.Writers).Select(_ =>
+                {
+                    var sink = DatabaseSink(sp, settings);
+                    return (sink, new BatchWriter(buffer, sink, settings.Batch, stats, sp.GetRequiredService<TimeProvider>(),
+                        sp.GetRequiredService<ILogger<BatchWriter>>()));
+                })]), stats);
+            });
+        }
+
         // Metrics on /metrics and health on /health, served by the HTTP listener beside /ingest (or on --listen-admin).
         services.AddSingleton(settings);
         services.AddMetrics();
@@ -167,6 +198,15 @@ internal static class ServeHost
 
         // Observable instruments exist once made: make them now, not at the first scrape.
         host.Services.GetRequiredService<ServeMetrics>();
+        if (settings.JetStream is not null)
+        {
+            JetStreamHosting.MakeInstruments(host.Services);
+        }
+
         return host;
     }
+
+    private static ISink DatabaseSink(IServiceProvider services, ServeSettings settings) => settings.Postgres is null
+        ? ActivatorUtilities.CreateInstance<SqliteSink>(services)
+        : PostgresHosting.CreateSink(services);
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.Configuration;
 using Spillway.Http;
+using Spillway.JetStream;
 using Spillway.Keys;
 using Spillway.Pipeline;
 using Spillway.Sinks.PostgreSql;
@@ -78,8 +79,23 @@ internal sealed record ServeSettings
 
     public required LogFormat LogFormat { get; init; }
 
-    /// <summary>The spill log, or null when <c>--spill-dir none</c> keeps accepted messages in memory only.</summary>
+    /// <summary>The spill log, or null when <c>--spill-dir none</c> keeps accepted messages in memory only (or on a writer node).</summary>
     public SpillOptions? Spill { get; init; }
+
+    /// <summary>The NATS servers, stream and consumer of a node that scales out, when <c>--nats</c> is given; null otherwise.</summary>
+    public JetStreamOptions? JetStream { get; init; }
+
+    /// <summary>What the node does on the stream; meaningful only with <see cref="JetStream"/>.</summary>
+    public NodeRole Role { get; init; } = NodeRole.All;
+
+    /// <summary>Whether the node listens for senders: always, but on a writer node.</summary>
+    public bool Listens => JetStream is null || Role != NodeRole.Writer;
+
+    /// <summary>Whether the node's writers publish to the stream (an edge, or both in one process) instead of storing.</summary>
+    public bool Publishes => JetStream is not null && Role != NodeRole.Writer;
+
+    /// <summary>Whether the node stores into a database: always, but on an edge.</summary>
+    public bool Stores => JetStream is null || Role != NodeRole.Edge;
 
     /// <summary>The spill directory when none is given: beside the SQLite file, or in the working directory for PostgreSQL.</summary>
     public static string DefaultSpillDirectory(string? sqlitePath) => sqlitePath is null ? "spillway.spill" : sqlitePath + ".spill";
@@ -148,10 +164,14 @@ internal sealed record ServeSettings
             }
         }
 
+        var (jetStream, role) = ReadJetStream(reader);
+        var edge = jetStream is not null && role == NodeRole.Edge;
         var settings = new ServeSettings
         {
             Postgres = postgres,
-            Writers = (int)reader.Get(SettingsTable.Writers, postgres is null ? 1 : SettingsTable.DefaultPostgresWriters),
+            JetStream = jetStream,
+            Role = role,
+            Writers = (int)reader.Get(SettingsTable.Writers, postgres is null && !edge ? 1 : SettingsTable.DefaultPostgresWriters),
             ListenTcp = reader.GetList(SettingsTable.ListenTcp),
             ListenUdp = reader.GetList(SettingsTable.ListenUdp),
             ListenHttp = reader.GetList(SettingsTable.ListenHttp),
@@ -187,7 +207,17 @@ internal sealed record ServeSettings
         settings = settings with { Tls = ReadTls(reader, settings) };
         settings = ReadApiKeys(reader, settings);
         var spillDir = reader.Get(SettingsTable.SpillDir, DefaultSpillDirectory(postgres is null ? settings.Sqlite.Path : null));
-        if (!string.Equals(spillDir.Trim(), "none", StringComparison.OrdinalIgnoreCase))
+        if (!settings.Listens)
+        {
+            // A writer node listens for no sender: what it writes is in the stream, and it serves /metrics and /health on the
+            // HTTP listener's address (or --listen-admin's).
+            settings = settings with
+            {
+                ListenTcp = [], ListenUdp = [], ListenTls = [], ListenHttps = [], ListenHttp = [],
+                ListenAdmin = settings.ListenAdmin.Count > 0 ? settings.ListenAdmin : settings.ListenHttp,
+            };
+        }
+        else if (!string.Equals(spillDir.Trim(), "none", StringComparison.OrdinalIgnoreCase))
         {
             var spill = new SpillOptions
             {
@@ -217,6 +247,55 @@ internal sealed record ServeSettings
 
         Validate(settings, reader);
         return (settings, reader);
+    }
+
+    /// <summary>The NATS JetStream settings, with <c>--nats</c>; without it, <c>--role</c> is refused.</summary>
+    private static (JetStreamOptions? Options, NodeRole Role) ReadJetStream(SettingsReader reader)
+    {
+        var servers = reader.Get(SettingsTable.Nats);
+        var role = reader.Get(SettingsTable.Role);
+        var user = reader.Get(SettingsTable.NatsUser);
+        var password = reader.Get(SettingsTable.NatsPassword);
+        var creds = reader.Get(SettingsTable.NatsCreds);
+        var ca = reader.Get(SettingsTable.NatsCa);
+        var options = new JetStreamOptions
+        {
+            Servers = [.. servers.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)],
+            Stream = reader.Get(SettingsTable.NatsStream),
+            Subject = reader.Get(SettingsTable.NatsSubject),
+            Consumer = reader.Get(SettingsTable.NatsConsumer),
+            Replicas = (int)reader.Get(SettingsTable.NatsReplicas),
+            MaxBytes = reader.Get(SettingsTable.NatsStreamMaxBytes),
+            DuplicateWindow = reader.Get(SettingsTable.NatsDuplicateWindow),
+            AckWait = reader.Get(SettingsTable.NatsAckWait),
+            MaxAckPending = (int)reader.Get(SettingsTable.NatsMaxAckPending),
+            MaxMessageBytes = (int)reader.Get(SettingsTable.NatsMaxMessageBytes),
+            User = user.Length == 0 ? null : user,
+            Password = password.Length == 0 ? null : password,
+            CredsFile = creds.Length == 0 ? null : creds,
+            CaFile = ca.Length == 0 ? null : ca,
+        };
+        if (servers.Length == 0)
+        {
+            if (reader.IsGiven(SettingsTable.Role))
+            {
+                reader.Problem(SettingsTable.Role,
+                    $"{SettingsTable.Role.Describe()} is a node's part in a scale-out on NATS JetStream: give the servers with {SettingsTable.Nats.Flag}");
+            }
+
+            return (null, NodeRole.All);
+        }
+
+        try
+        {
+            options.Validate();
+        }
+        catch (ArgumentException ex)
+        {
+            reader.Problem(SettingsTable.Nats, $"invalid NATS JetStream settings ({SettingsTable.Nats.Flag} and the --nats-* settings): {ex.Message}");
+        }
+
+        return (options, role);
     }
 
     /// <summary>The API keys: they guard the HTTP listeners, and --protect-admin needs them.</summary>
@@ -306,15 +385,15 @@ internal sealed record ServeSettings
     /// <summary>The checks of settings that cannot work together, each made only when the values it compares were accepted.</summary>
     private static void Validate(ServeSettings settings, SettingsReader reader)
     {
-        if (settings.ListenTcp.Count == 0 && settings.ListenUdp.Count == 0 && settings.ListenHttp.Count == 0 && settings.ListenTls.Count == 0
-            && settings.ListenHttps.Count == 0)
+        if (settings.Listens && settings.ListenTcp.Count == 0 && settings.ListenUdp.Count == 0 && settings.ListenHttp.Count == 0
+            && settings.ListenTls.Count == 0 && settings.ListenHttps.Count == 0)
         {
             reader.Problem(
                 $"nothing to listen on: {SettingsTable.ListenTcp.Flag}, {SettingsTable.ListenUdp.Flag} and {SettingsTable.ListenHttp.Flag} are all " +
                 $"'none', and no {SettingsTable.ListenTls.Flag} or {SettingsTable.ListenHttps.Flag} is given");
         }
 
-        if (settings.Postgres is null && settings.Writers > 1 && !reader.Failed(SettingsTable.Postgres))
+        if (settings.Stores && settings.Postgres is null && settings.Writers > 1 && !reader.Failed(SettingsTable.Postgres))
         {
             reader.Problem(
                 $"{SettingsTable.Writers.Describe()} is {settings.Writers}, but SQLite takes one writer at a time: use 1, or {SettingsTable.Postgres.Flag}");

@@ -21,6 +21,9 @@ internal enum SettingSection
     /// <summary>The crash-safe log on disk.</summary>
     SpillLog,
 
+    /// <summary>Scale-out across nodes on NATS JetStream: the role, the servers, the stream and its consumer.</summary>
+    ScaleOut,
+
     /// <summary>Stop, health and the log.</summary>
     Operations,
 }

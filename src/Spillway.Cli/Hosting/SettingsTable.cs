@@ -1,5 +1,6 @@
 using System.Net;
 using Spillway.Http;
+using Spillway.JetStream;
 using Spillway.Pipeline;
 using Spillway.Sinks;
 using Spillway.Sinks.Sqlite;
@@ -144,8 +145,9 @@ internal static class SettingsTable
         "--retention is set", Database));
 
     public static readonly Setting<long> Writers = Declare(Setting.Count("Writers", "N", 1, 1, 64, Database,
-        "Writers storing batches in parallel, each with a connection of its own; SQLite takes one",
-        defaultText: $"{DefaultPostgresWriters} with PostgreSQL, 1 with SQLite"));
+        "Writers storing batches in parallel, each with a connection of its own; SQLite takes one. On an edge (--role edge), " +
+        "the batches published to the stream at once",
+        defaultText: $"{DefaultPostgresWriters} with PostgreSQL or on an edge, 1 with SQLite"));
 
     public static readonly Setting<long> MaxBufferMessages = Declare(Setting.Count("MaxBufferMessages", "COUNT", IngestBufferOptions.DefaultMaxMessages,
         1, int.MaxValue, SettingSection.Buffer,
@@ -182,6 +184,62 @@ internal static class SettingsTable
 
     public static readonly Setting<TimeSpan> SpillFsyncInterval = Declare(Setting.Duration("SpillFsyncInterval", TimeSpan.FromSeconds(1),
         TimeSpan.FromMilliseconds(1), TimeSpan.FromHours(1), SpillLog, "The period of --spill-fsync interval"));
+
+    public static readonly Setting<string> Nats = Declare(Setting.Text("Nats", "URLS", "", ScaleOut,
+        "Scale out across nodes on NATS JetStream (docs/scale-out.md): the seed servers, comma-separated, such as " +
+        "nats://10.0.0.1:4222,nats://10.0.0.2:4222 (tls:// for TLS); the client learns the rest of the cluster from them. " +
+        "Without it the node stores into its database itself"));
+
+    public static readonly Setting<NodeRole> Role = Declare(Setting.Choice("Role", NodeRole.All, ScaleOut,
+        "With --nats: edge (the listeners and the spill log; batches published to the stream), writer (batches taken from the " +
+        "stream into the database; --listen-http serves /metrics and /health only), or all (both in one process)"));
+
+    public static readonly Setting<string> NatsStream = Declare(Setting.Text("NatsStream", "NAME", JetStreamOptions.DefaultStream, ScaleOut,
+        "The stream the edges publish to and the writers take from; created when missing (work queue, discard new), an existing " +
+        "one used as it is"));
+
+    public static readonly Setting<string> NatsSubject = Declare(Setting.Text("NatsSubject", "SUBJECT", JetStreamOptions.DefaultSubject,
+        ScaleOut, "The subject the edges publish to: the stream's subject"));
+
+    public static readonly Setting<string> NatsConsumer = Declare(Setting.Text("NatsConsumer", "NAME", JetStreamOptions.DefaultConsumer,
+        ScaleOut, "The durable pull consumer every writer shares (explicit acks)"));
+
+    public static readonly Setting<long> NatsReplicas = Declare(Setting.Count("NatsReplicas", "N", 3, 1, 5, ScaleOut,
+        "Servers that hold each message; a publish is acknowledged once a majority has it. 3 survives one server's loss"));
+
+    public static readonly Setting<long> NatsStreamMaxBytes = Declare(Setting.ByteSize("NatsStreamMaxBytes", 1L << 30, 1L << 20,
+        long.MaxValue, ScaleOut,
+        "The stream's byte limit; a full stream refuses publishes and the edges' spill logs absorb, then push back. It must " +
+        "fit each server's JetStream max_file_store"));
+
+    public static readonly Setting<TimeSpan> NatsDuplicateWindow = Declare(Setting.Duration("NatsDuplicateWindow", TimeSpan.FromMinutes(2),
+        TimeSpan.FromSeconds(1), TimeSpan.FromDays(1), ScaleOut,
+        "How long the stream drops a republished batch as a duplicate of its id; past it the writers' ledger stores it once"));
+
+    public static readonly Setting<TimeSpan> NatsAckWait = Declare(Setting.Duration("NatsAckWait", TimeSpan.FromSeconds(30),
+        TimeSpan.FromSeconds(1), TimeSpan.FromHours(1), ScaleOut,
+        "How long a batch handed to a writer that has died waits before another writer gets it (a live writer says it is " +
+        "still storing every third of it)"));
+
+    public static readonly Setting<long> NatsMaxAckPending = Declare(Setting.Count("NatsMaxAckPending", "COUNT", 64, 1, 1_000_000, ScaleOut,
+        "Batches handed to writers and not yet stored, across every writer node"));
+
+    public static readonly Setting<long> NatsMaxMessageBytes = Declare(Setting.ByteSize("NatsMaxMessageBytes", 0, 0, 64L << 20, ScaleOut,
+        "The largest stream message; a larger batch is published in parts, each under an id of its own. 0 takes the " +
+        "server's max_payload (1MiB by default)"));
+
+    public static readonly Setting<string> NatsUser = Declare(Setting.Text("NatsUser", "NAME", "", ScaleOut,
+        "The NATS user, with --nats-password"));
+
+    public static readonly Setting<string> NatsPassword = Declare(Setting.Text("NatsPassword", "PASSWORD", "", ScaleOut,
+        "The NATS user's password; give it in the environment or the config file, not as a flag that every user sees",
+        secret: true));
+
+    public static readonly Setting<string> NatsCreds = Declare(Setting.Text("NatsCreds", "PATH", "", ScaleOut,
+        "A NATS credentials file (user JWT and NKey seed) instead of a user and password"));
+
+    public static readonly Setting<string> NatsCa = Declare(Setting.Text("NatsCa", "PATH", "", ScaleOut,
+        "The CA certificates (PEM) the NATS servers' certificates must chain to; TLS is then required"));
 
     public static readonly Setting<TimeSpan> StopReadTimeout = Declare(Setting.Duration("StopReadTimeout", new TcpSourceOptions().StopReadTimeout,
         TimeSpan.Zero, TimeSpan.FromHours(1), Operations,

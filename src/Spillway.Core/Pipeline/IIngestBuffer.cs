@@ -23,6 +23,13 @@ public interface IIngestBuffer
     /// <summary>Frame bytes of the items accepted and not yet committed.</summary>
     long Bytes { get; }
 
+    /// <summary>
+    /// Makes ready what the buffer needs before writers take from it, failing the start with the reason when it cannot (the
+    /// JetStream consumer a writer node takes from); most buffers are ready once made.
+    /// </summary>
+    /// <exception cref="Sinks.SinkUnavailableException">What the buffer takes from cannot be had; the message says why.</exception>
+    ValueTask OpenAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
     /// <summary>Writes an item, waiting while the buffer is full. The item counts as accepted once this completes.</summary>
     /// <exception cref="OperationCanceledException">The wait was cancelled; the item was not accepted.</exception>
     /// <exception cref="InvalidOperationException">The buffer was completed.</exception>
