@@ -112,6 +112,15 @@ internal static class BenchCommand
         };
         serve.AcceptExistingOnly();
         versusServe.AcceptExistingOnly();
+        var topology = new Option<bool>("--topology")
+        {
+            Description = "Instead of the ceiling and serve alone, measure the scale-out on NATS JetStream (docs/scale-out.md): one edge and " +
+                "one writer node against one edge and two writer nodes, in each run, through the cluster of --nats into --postgres",
+        };
+        var nats = new Option<string>("--nats")
+        {
+            Description = "The NATS servers of --topology, comma-separated (nats://127.0.0.1:4222,...)", HelpName = "URLS",
+        };
         var directory = new Option<DirectoryInfo>("--directory")
         {
             Description = "Where the SQLite files and the spill log go [default: a new directory under the current one, deleted afterwards]",
@@ -122,8 +131,25 @@ internal static class BenchCommand
             "Measure the database's ceiling and serve's end-to-end throughput in one run, on fresh databases; print a table and a JSON line")
         {
             sink, postgres, count, warmup, size, connections, runs, batchSize, writers, spill, serveArgs, versusArgs, expiredRows, tls, serve,
-            versusServe, directory,
+            versusServe, topology, nats, directory,
         };
+        command.Validators.Add(result =>
+        {
+            if (!result.GetValue(topology))
+            {
+                return;
+            }
+
+            if (string.IsNullOrWhiteSpace(result.GetValue(nats)) || result.GetValue(sink) != BenchSink.Postgres)
+            {
+                result.AddError("--topology measures nodes on NATS JetStream into PostgreSQL: give --nats URLS, --sink postgres and --postgres");
+            }
+
+            if (result.GetValue(tls) || result.GetResult(versusServe) is not null || result.GetValue(versusArgs) is { Length: > 0 })
+            {
+                result.AddError("--topology compares its two topologies alone: leave out --tls, --versus-serve and --versus-arg");
+            }
+        });
         command.Validators.Add(result =>
         {
             if (result.GetValue(sink) == BenchSink.Postgres && string.IsNullOrWhiteSpace(result.GetValue(postgres)))
@@ -182,8 +208,11 @@ internal static class BenchCommand
                 Serve = parseResult.GetValue(serve)?.FullName ?? ChildProcess.ServeBesideThis(),
                 VersusServe = parseResult.GetValue(versusServe)?.FullName,
             };
-            return await RunAsync(settings, parseResult.GetValue(sink), parseResult.GetValue(postgres), parseResult.GetValue(directory),
-                parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error, cancellationToken);
+            return parseResult.GetValue(topology)
+                ? await RunTopologyAsync(settings, parseResult.GetValue(postgres)!, parseResult.GetValue(nats)!, parseResult.GetValue(directory),
+                    parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error, cancellationToken)
+                : await RunAsync(settings, parseResult.GetValue(sink), parseResult.GetValue(postgres), parseResult.GetValue(directory),
+                    parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error, cancellationToken);
         });
         command.Subcommands.Add(SendCommand.Create(openInput));
         return command;
@@ -204,6 +233,63 @@ internal static class BenchCommand
                 result.AddError($"{name} must be between {min} and {max}");
             }
         });
+
+    private static async Task<int> RunTopologyAsync(
+        BenchSettings settings, string postgres, string nats, DirectoryInfo? directory, TextWriter output, TextWriter error,
+        CancellationToken cancellationToken)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel);
+        var ownDirectory = directory is null;
+        var workDirectory = directory?.FullName ?? Path.Combine(Directory.GetCurrentDirectory(), $"spillway-bench-{Guid.NewGuid():N}"[..23]);
+        try
+        {
+            Directory.CreateDirectory(workDirectory);
+            await using var target = new PostgresBenchTarget(postgres);
+            var runner = new TopologyRunner(settings, target, nats, Path.Combine(workDirectory, "spill"), error);
+            var runs = new List<List<TopologyHalf>>();
+            for (var run = 1; run <= settings.Runs; run++)
+            {
+                runs.Add(await runner.RunAsync(run, stop.Token));
+            }
+
+            await output.WriteAsync(TopologyRunner.Report(settings, runs));
+            var halves = runs.SelectMany(r => r).ToList();
+            if (halves.Any(h => h.Lost + h.Duplicated + h.Rejected > 0))
+            {
+                await error.WriteLineAsync(
+                    $"spillway-bench: {halves.Sum(h => h.Lost)} messages lost, {halves.Sum(h => h.Duplicated)} stored twice, " +
+                    $"{halves.Sum(h => h.Rejected)} rejected: every message should be stored once");
+                return ExitCodes.NotExact;
+            }
+
+            return ExitCodes.Exact;
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            await error.WriteLineAsync("spillway-bench: stopped");
+            return ExitCodes.Failed;
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or TimeoutException or IOException or ArgumentException or Npgsql.NpgsqlException)
+        {
+            await error.WriteLineAsync($"spillway-bench: {ex.Message}");
+            return ExitCodes.Failed;
+        }
+        finally
+        {
+            if (ownDirectory && Directory.Exists(workDirectory))
+            {
+                Directory.Delete(workDirectory, recursive: true);
+            }
+        }
+
+        void Cancel(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            stop.Cancel();
+        }
+    }
 
     private static async Task<int> RunAsync(
         BenchSettings settings, BenchSink sink, string? postgres, DirectoryInfo? directory, TextWriter output, TextWriter error,

@@ -165,8 +165,8 @@ internal sealed class BenchRunner(
     /// <summary>The end-to-end half gives up when no new row has appeared for this long.</summary>
     private static readonly TimeSpan StallTimeout = TimeSpan.FromSeconds(60);
 
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
-    private static readonly TimeSpan DrainTimeout = TimeSpan.FromMinutes(5);
+    internal static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+    internal static readonly TimeSpan DrainTimeout = TimeSpan.FromMinutes(5);
 
     public async Task<RunResult> RunAsync(int runNumber, CancellationToken cancellationToken)
     {
@@ -205,7 +205,7 @@ internal sealed class BenchRunner(
             var result = await MeasureEndToEndAsync(label, spillOn, kind, cancellationToken);
             await progress.WriteLineAsync(Invariant(
                 $"{label}: end-to-end, {half}: {settings.Messages} msgs in {result.Elapsed.TotalSeconds:F2} s: {settings.Messages / result.Elapsed.TotalSeconds,10:N0} msg/s, peak RSS {Mib(result.PeakResidentBytes)}"));
-            var (halfLost, halfDuplicated) = await CheckStoredAsync(cancellationToken);
+            var (halfLost, halfDuplicated) = await CheckStoredAsync(target, settings.Total, cancellationToken);
             lost += halfLost;
             duplicated += halfDuplicated;
             rejected += await target.CountRejectsAsync(cancellationToken);
@@ -391,10 +391,12 @@ internal sealed class BenchRunner(
         var sender = new TcpSender(endpoint, SendFraming.Lf, certificate?.ClientOptions());
         if (settings.Warmup > 0)
         {
-            await SendAndWaitAsync(serve, sender, settings.Messages, settings.Warmup, settings.Warmup, cancellationToken);
+            await SendAndWaitAsync(target, [serve], sender, settings, settings.Messages, settings.Warmup, settings.Warmup, _expiredThrough,
+                cancellationToken);
         }
 
-        var (report, visibleAt) = await SendAndWaitAsync(serve, sender, 0, settings.Messages, settings.Total, cancellationToken);
+        var (report, visibleAt) = await SendAndWaitAsync(target, [serve], sender, settings, 0, settings.Messages, settings.Total, _expiredThrough,
+            cancellationToken);
 
         var peak = serve.PeakResidentBytes();
         serve.Signal(ChildProcess.Sigterm);
@@ -410,17 +412,19 @@ internal sealed class BenchRunner(
 
     /// <summary>
     /// Sends <paramref name="count"/> messages numbered from <paramref name="firstSequence"/> and waits for the database to
-    /// hold <paramref name="rows"/>: what the send did, and when the rows were first all there.
+    /// hold <paramref name="rows"/> with ids past <paramref name="afterId"/>: what the send did, and when the rows were first
+    /// all there. Fails when one of <paramref name="nodes"/> exits meanwhile.
     /// </summary>
-    private async Task<(SendReport Report, long VisibleAt)> SendAndWaitAsync(
-        ChildProcess serve, TcpSender sender, long firstSequence, long count, long rows, CancellationToken cancellationToken)
+    internal static async Task<(SendReport Report, long VisibleAt)> SendAndWaitAsync(
+        BenchTarget target, IReadOnlyList<ChildProcess> nodes, TcpSender sender, BenchSettings settings, long firstSequence, long count, long rows,
+        long afterId, CancellationToken cancellationToken)
     {
         using var sendCancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var send = sender.SendGeneratedAsync(firstSequence, count, settings.Size, settings.Connections, sendCancellation.Token);
         long visibleAt;
         try
         {
-            visibleAt = await WaitForRowsAsync(serve, send, rows, cancellationToken);
+            visibleAt = await WaitForRowsAsync(target, nodes, send, rows, afterId, cancellationToken);
         }
         catch
         {
@@ -438,7 +442,8 @@ internal sealed class BenchRunner(
     }
 
     /// <summary>Polls the database until it holds <paramref name="rows"/> messages; the timestamp at which it first did.</summary>
-    private async Task<long> WaitForRowsAsync(ChildProcess serve, Task<SendReport> send, long rows, CancellationToken cancellationToken)
+    private static async Task<long> WaitForRowsAsync(
+        BenchTarget target, IReadOnlyList<ChildProcess> nodes, Task<SendReport> send, long rows, long afterId, CancellationToken cancellationToken)
     {
         var lastProgress = TimeProvider.System.GetTimestamp();
         var lastHighest = 0L;
@@ -447,8 +452,8 @@ internal sealed class BenchRunner(
             var highest = await target.HighestIdAsync(cancellationToken);
 
             // Ids only grow and gaps only add to them, so the highest id reaches N no later than the count does. The
-            // expired rows stored before the run have the ids up to _expiredThrough.
-            if (highest - _expiredThrough >= rows && await target.CountAsync(_expiredThrough, cancellationToken) >= rows)
+            // expired rows stored before the run have the ids up to afterId.
+            if (highest - afterId >= rows && await target.CountAsync(afterId, cancellationToken) >= rows)
             {
                 return TimeProvider.System.GetTimestamp();
             }
@@ -460,12 +465,13 @@ internal sealed class BenchRunner(
             }
             else if (TimeProvider.System.GetElapsedTime(lastProgress) > StallTimeout)
             {
-                throw new TimeoutException(Invariant($"no new row for {StallTimeout.TotalSeconds:F0} s at {highest} of {rows}; serve's log:\n{serve.Error}"));
+                throw new TimeoutException(Invariant(
+                    $"no new row for {StallTimeout.TotalSeconds:F0} s at {highest} of {rows}; serve's log:\n{string.Join("\n", nodes.Select(n => n.Error))}"));
             }
 
-            if (serve.HasExited)
+            if (nodes.FirstOrDefault(n => n.HasExited) is { } exited)
             {
-                throw new InvalidOperationException($"spillway serve exited during the run:\n{serve.Error}");
+                throw new InvalidOperationException($"spillway serve exited during the run:\n{exited.Error}");
             }
 
             if (send.IsFaulted)
@@ -486,9 +492,9 @@ internal sealed class BenchRunner(
     /// Reads every stored message back: what was sent (warm-up included) minus the distinct sequence numbers stored is
     /// lost, and every further row is a duplicate.
     /// </summary>
-    private async Task<(long Lost, long Duplicated)> CheckStoredAsync(CancellationToken cancellationToken)
+    internal static async Task<(long Lost, long Duplicated)> CheckStoredAsync(BenchTarget target, long total, CancellationToken cancellationToken)
     {
-        var seen = new BitArray(checked((int)settings.Total));
+        var seen = new BitArray(checked((int)total));
         long distinct = 0, duplicated = 0;
         await foreach (var text in target.ReadMessagesAsync(cancellationToken))
         {
@@ -497,7 +503,7 @@ internal sealed class BenchRunner(
                 continue; // stored before the run, and not deleted yet
             }
 
-            if (!MessageGenerator.TryParse(text, out var seq) || seq >= settings.Total)
+            if (!MessageGenerator.TryParse(text, out var seq) || seq >= total)
             {
                 throw new InvalidOperationException($"the database holds a message that was not sent: {text}");
             }
@@ -513,6 +519,6 @@ internal sealed class BenchRunner(
             }
         }
 
-        return (settings.Total - distinct, duplicated);
+        return (total - distinct, duplicated);
     }
 }

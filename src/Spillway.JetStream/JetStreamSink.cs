@@ -65,33 +65,38 @@ public sealed class JetStreamSink : ISink
                 nameof(batch));
         }
 
-        foreach (var (messageId, payload) in BatchPayload.Encode(batch, _client.MaxMessageBytes))
-        {
-            var started = _time.GetTimestamp();
-            try
-            {
-                var ack = await _client.Context.PublishAsync(_client.Options.Subject, payload, opts: new NatsJSPubOpts { MsgId = messageId },
-                    cancellationToken: cancellationToken).ConfigureAwait(false);
-                if (ack.Error is { } error)
-                {
-                    throw new NatsJSApiException(error);
-                }
-
-                // A duplicate is success: the stream has this part from an earlier attempt (EnsureSuccess would throw).
-                _metrics.OnPublished(ack.Duplicate, _time.GetElapsedTime(started));
-            }
-            catch (Exception ex) when (ex is NatsException or TimeoutException && !cancellationToken.IsCancellationRequested)
-            {
-                _metrics.OnPublishFailed(Reason(ex));
-                throw;
-            }
-        }
-
+        // The parts go out together and their acknowledgements are awaited together: a part's round trip to a majority of
+        // the replicas is most of a publish's time. The batch is stored only once every part is; a part that failed makes
+        // the writer publish the whole batch again, whose parts the stream already has are answered as duplicates.
+        var publishes = BatchPayload.Encode(batch, _client.MaxMessageBytes).Select(p => PublishAsync(p.MessageId, p.Payload, cancellationToken)).ToList();
+        await Task.WhenAll(publishes).ConfigureAwait(false);
         return 0;
     }
 
     /// <inheritdoc />
     public ValueTask DisposeAsync() => ValueTask.CompletedTask; // the client belongs to whoever made it
+
+    private async Task PublishAsync(string messageId, byte[] payload, CancellationToken cancellationToken)
+    {
+        var started = _time.GetTimestamp();
+        try
+        {
+            var ack = await _client.Context.PublishAsync(_client.Options.Subject, payload, opts: new NatsJSPubOpts { MsgId = messageId },
+                cancellationToken: cancellationToken).ConfigureAwait(false);
+            if (ack.Error is { } error)
+            {
+                throw new NatsJSApiException(error);
+            }
+
+            // A duplicate is success: the stream has this part from an earlier attempt (EnsureSuccess would throw).
+            _metrics.OnPublished(ack.Duplicate, _time.GetElapsedTime(started));
+        }
+        catch (Exception ex) when (ex is NatsException or TimeoutException && !cancellationToken.IsCancellationRequested)
+        {
+            _metrics.OnPublishFailed(Reason(ex));
+            throw;
+        }
+    }
 
     /// <summary>Why a publish failed, as the metric's label says it.</summary>
     internal static string Reason(Exception ex) => ex switch

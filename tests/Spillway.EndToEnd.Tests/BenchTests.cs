@@ -75,8 +75,37 @@ public sealed class BenchTests
         Assert.False(report.TryGetProperty("spill_end_to_end_messages_per_second", out _)); // spill off only: TLS beside that
     }
 
+    [Fact]
+    public async Task Bench_measures_one_writer_node_against_two_through_the_stream_with_every_message_stored_once()
+    {
+        var connectionString = PostgresServer.ConnectionString();
+        using var workspace = new Workspace();
+        await using var bench = SpillwayProcess.StartBench(workspace.Directory,
+            ["--topology", "--nats", NatsCluster.Url(), "--sink", "postgres", "--postgres", connectionString, "-n", "3000", "--warmup", "500",
+                "--runs", "2", "--batch-size", "500"]);
+        var exitCode = await bench.WaitForExitAsync(TimeSpan.FromMinutes(3));
+        Assert.True(exitCode == 0, $"bench exited with {exitCode}:\n{bench.Error}");
+
+        Assert.Contains(bench.OutputLines, l => l.StartsWith("two writers / one: ", StringComparison.Ordinal));
+        using var json = JsonDocument.Parse(bench.OutputLines[^1]);
+        Assert.Equal("nats-jetstream", json.RootElement.GetProperty("topology").GetString());
+        var runs = json.RootElement.GetProperty("runs").EnumerateArray().ToList();
+        Assert.Equal(2, runs.Count);
+        Assert.All(runs, run =>
+        {
+            Assert.Equal([1, 2], run.EnumerateArray().Select(h => h.GetProperty("writers").GetInt32()));
+            Assert.All(run.EnumerateArray(), half =>
+            {
+                Assert.True(half.GetProperty("msg_per_s").GetDouble() > 0);
+                Assert.True(half.GetProperty("edge_peak_bytes").GetInt64() > 1 << 20);
+                Assert.Equal((0, 0, 0), (half.GetProperty("lost").GetInt64(), half.GetProperty("duplicated").GetInt64(), half.GetProperty("rejected").GetInt64()));
+            });
+        });
+    }
+
     [Theory]
     [InlineData("--sink postgres needs --postgres", "--sink", "postgres")]
+    [InlineData("--topology measures nodes on NATS JetStream into PostgreSQL", "--topology", "--nats", "nats://127.0.0.1:4222")]
     [InlineData("--versus-arg compares one setting at a time", "--versus-arg=--indexes", "--versus-arg=time")] // beside both spill halves
     public async Task Bench_refuses_what_it_cannot_run_and_says_why(string reason, params string[] args)
     {
