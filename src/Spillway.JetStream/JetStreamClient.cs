@@ -17,6 +17,7 @@ public sealed class JetStreamClient : IAsyncDisposable
     private const int StreamNameInUse = 10058;
     private const int ConsumerNotFound = 10014;
     private const int InsufficientResources = 10023;
+    private const int NoSuitablePeers = 10005;
 
     private readonly JetStreamOptions _options;
     private readonly ILogger<JetStreamClient> _logger;
@@ -323,10 +324,11 @@ public sealed class JetStreamClient : IAsyncDisposable
         NatsJSApiNoResponseException or NatsNoRespondersException or NatsNoReplyException =>
             $"the NATS servers at {_options.Url} do not answer JetStream requests: is JetStream on (nats-server -js, or a jetstream block " +
             $"in its configuration), and does this account have it? ({ex.Message})",
-        NatsJSApiException { Error.ErrCode: InsufficientResources } =>
-            $"the NATS servers refused to create the stream '{_options.Stream}' of {_options.MaxBytes} bytes and {_options.Replicas} replicas: " +
-            $"insufficient resources (each of {_options.Replicas} servers must have that much room left under its JetStream max_file_store, " +
-            "and the cluster that many servers): lower --nats-stream-max-bytes or --nats-replicas, or give the servers more store",
+        NatsJSApiException { Error.ErrCode: InsufficientResources or NoSuitablePeers } =>
+            $"the NATS servers refused to create the stream '{_options.Stream}' of {_options.MaxBytes} bytes and {_options.Replicas} replicas " +
+            $"({ex.Message}): each of {_options.Replicas} servers must have that much room left under its JetStream max_file_store (every " +
+            "stream's byte limit is reserved there), and the cluster that many servers: lower --nats-stream-max-bytes or --nats-replicas, " +
+            "or give the servers more store",
         NatsJSApiException { Error.Code: 403 } api =>
             $"the NATS account may not use the stream '{_options.Stream}' or its consumer: {api.Error.Description} (code {api.Error.ErrCode})",
         NatsJSApiException api => $"JetStream refused: {api.Error.Description} (code {api.Error.ErrCode})",

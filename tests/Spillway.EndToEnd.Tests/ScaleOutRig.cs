@@ -199,9 +199,25 @@ internal sealed class ScaleOutRig : IAsyncDisposable
         }
     }
 
+    // Each stream's byte limit is reserved on every replica's store: a small one leaves room for the other tests' streams.
     private string[] Common(string role) =>
-        ["serve", "--nats", NatsCluster.Url(), "--role", role, "--nats-stream", _stream, "--nats-subject", "spillway." + _stream,
-            "--nats-ack-wait", "5s", .. _extra];
+        ["serve", "--nats", NatsCluster.Url(), .. role == "all" ? Array.Empty<string>() : ["--role", role], "--nats-stream", _stream, "--nats-subject", "spillway." + _stream,
+            "--nats-ack-wait", "5s", .. _extra.Contains("--nats-stream-max-bytes") ? [] : new[] { "--nats-stream-max-bytes", "256MiB" }, .. _extra];
+
+    /// <summary>A node of both roles (the default with --nats): the edge and writers into the database in one process.</summary>
+    public async Task<Edge> StartBothAsync()
+    {
+        var workspace = new Workspace();
+        var process = SpillwayProcess.Start(workspace.Directory,
+            [.. Common("all"), "--listen-tcp", "127.0.0.1:0", "--listen-udp", "none", "--listen-http", "127.0.0.1:0", "--sqlite", workspace.Database,
+                "--postgres", _connectionString, "--postgres-table-prefix", _prefix]);
+        var node = new Edge(process, workspace, await process.ListeningAsync("tcp"), await process.ListeningAsync("http"));
+        Edges.Add(node);
+        return node;
+    }
+
+    public Task WaitForStoredExactlyAsync(long rows) =>
+        Eventually.Until(() => Stored() == rows, $"exactly {rows} rows stored", TimeSpan.FromMinutes(1));
 
     private async Task<Edge> StartEdgeAsync(Workspace workspace)
     {

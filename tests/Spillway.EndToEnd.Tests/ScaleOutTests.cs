@@ -84,6 +84,16 @@ public sealed class ScaleOutTests
             Assert.Contains("spillway_jetstream_publish_duration_seconds", edge);
             Assert.Contains("spillway_jetstream_taken_total", writer);
             Assert.Subset(ObservabilityTests.Documented(), edge.Concat(writer).ToHashSet());
+
+            // spillway status shows each node's part.
+            foreach (var (endpoint, role, row) in new[] { (rig.Edges[0].Http, "edge", "published"), (rig.Writers[0].Admin, "writer", "taken") })
+            {
+                await using var view = SpillwayProcess.Start(Path.GetTempPath(), ["status", "--url", $"http://{endpoint}/", "--once", "--interval", "100ms"]);
+                Assert.True(await view.WaitForExitAsync() == 0, view.Error);
+                var screen = string.Join('\n', view.OutputLines);
+                Assert.Contains($"jetstream ({role})", screen, StringComparison.Ordinal);
+                Assert.Contains(row, screen, StringComparison.Ordinal);
+            }
         }
 
         await stop.CancelAsync();
@@ -116,5 +126,36 @@ public sealed class ScaleOutTests
         await running.WaitAsync(TimeSpan.FromMinutes(2), TestContext.Current.CancellationToken);
 
         await rig.AssertEachStoredOnceAsync(loads);
+    }
+
+    [Fact]
+    public async Task A_node_of_both_roles_publishes_what_it_takes_and_stores_it_from_the_stream_once()
+    {
+        const int Messages = 20_000;
+        await using var rig = await ScaleOutRig.StartAsync(edges: 0, writers: 0);
+        var node = await rig.StartBothAsync();
+        await using (var send = SpillwayProcess.StartBench(node.Workspace.Directory, ["send", "--tcp", node.Tcp.ToString(), "-n", $"{Messages}", "-c", "2"]))
+        {
+            Assert.Equal(0, await send.WaitForExitAsync());
+        }
+
+        using (var client = new HttpClient())
+        using (var body = new StringContent("one\ntwo", System.Text.Encoding.UTF8, "text/plain"))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.OK, (await client.PostAsync(new Uri($"http://{node.Http}/ingest"), body, TestContext.Current.CancellationToken)).StatusCode);
+        }
+
+        await rig.WaitForStoredExactlyAsync(Messages + 2);
+        using (var client = new HttpClient())
+        {
+            using var health = System.Text.Json.JsonDocument.Parse(await client.GetStringAsync(new Uri($"http://{node.Http}/health"), TestContext.Current.CancellationToken));
+            Assert.Equal("all", health.RootElement.GetProperty("jetstream").GetProperty("role").GetString());
+            Assert.Equal(4, health.RootElement.GetProperty("writers").GetArrayLength()); // two publishing, two storing (PostgreSQL's default)
+        }
+
+        node.Process.Signal(SpillwayProcess.Sigterm);
+        Assert.True(await node.Process.WaitForExitAsync() == 0, node.Process.Error);
+        Assert.Equal(new SpillwayProcess.Summary(Messages + 2, Messages + 2, 0, 0), node.Process.ReadSummary());
+        Assert.Contains($"stream writers: taken={Messages + 2} stored={Messages + 2} rejected=0", node.Process.OutputLines);
     }
 }

@@ -18,19 +18,21 @@ internal sealed record ListenerHealth(
 
 /// <summary>
 /// Unhealthy when a writer has been retrying for longer than <c>--unhealthy-after</c>: the database has been away
-/// that long, the buffer is filling, and senders will soon be pushed back or dropped.
+/// that long, the buffer is filling, and senders will soon be pushed back or dropped. A node of both scale-out roles lists
+/// its edge's writers (publishing to the stream) first, then those taking from the stream.
 /// </summary>
-internal sealed class WritersHealthCheck(WriterPool pool, ServeSettings settings, TimeProvider time) : IHealthCheck
+internal sealed class WritersHealthCheck(WriterPool pool, IEnumerable<StreamWriters> stream, ServeSettings settings, TimeProvider time) : IHealthCheck
 {
     public const string DataKey = "writers";
 
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         var now = time.GetUtcNow();
-        var writers = pool.Writers.Select((w, i) => new WriterHealth(i, w.State, w.RetryingSince, w.LastError)).ToList();
+        var pools = stream.Select(s => s.Pool).Prepend(pool).ToList();
+        var writers = pools.SelectMany(p => p.Writers).Select((w, i) => new WriterHealth(i, w.State, w.RetryingSince, w.LastError)).ToList();
         var data = new Dictionary<string, object> { [DataKey] = writers };
         var stuck = writers.Where(w => w.RetryingSince is { } since && now - since > settings.UnhealthyAfter).ToList();
-        var notice = pool.Sinks.Select(s => s.Notice).FirstOrDefault(n => n is not null);
+        var notice = pools.SelectMany(p => p.Sinks).Select(s => s.Notice).FirstOrDefault(n => n is not null);
         return Task.FromResult(stuck.Count == 0
             ? notice is null ? HealthCheckResult.Healthy($"{writers.Count} writer(s) storing", data) : HealthCheckResult.Degraded(notice, data: data)
             : HealthCheckResult.Unhealthy(

@@ -18,10 +18,12 @@ internal sealed class ServeMetrics
 
     public ServeMetrics(
         PipelineMetrics pipeline, WriterPool pool, IEnumerable<ISource> sources, IBufferDiagnostics diagnostics, ServeSettings settings,
-        IEnumerable<TlsCredentialStore> tls, IEnumerable<ApiKeyStore> keys)
+        IEnumerable<TlsCredentialStore> tls, IEnumerable<ApiKeyStore> keys, IEnumerable<StreamWriters> stream)
     {
         var listeners = sources.ToList();
-        pipeline.Meter.CreateObservableGauge("spillway.writer.state", () => WriterStates(pool), "{writer}",
+        // A node of both scale-out roles: the edge's writers first, then those taking from the stream.
+        var writers = pool.Writers.Concat(stream.SelectMany(s => s.Pool.Writers)).ToList();
+        pipeline.Meter.CreateObservableGauge("spillway.writer.state", () => WriterStates(writers), "{writer}",
             "1 for the state each writer is in and 0 for the others, by writer and state");
         pipeline.Meter.CreateObservableUpDownCounter("spillway.connections.open",
             () => listeners.Where(s => s.Transport is Transport.Tcp or Transport.Tls).Select(s =>
@@ -117,8 +119,8 @@ internal sealed class ServeMetrics
         sources.Where(s => transports.Contains(s.Transport))
             .Select(s => new Measurement<long>(count(s), new KeyValuePair<string, object?>("source", s.Transport.ToName())));
 
-    private static IEnumerable<Measurement<int>> WriterStates(WriterPool pool) =>
-        pool.Writers.SelectMany((writer, i) => States.Select(state => new Measurement<int>(
+    private static IEnumerable<Measurement<int>> WriterStates(List<BatchWriter> writers) =>
+        writers.SelectMany((writer, i) => States.Select(state => new Measurement<int>(
             writer.State == state ? 1 : 0,
             new KeyValuePair<string, object?>("writer", i.ToString(System.Globalization.CultureInfo.InvariantCulture)),
             new KeyValuePair<string, object?>("state", state.ToString().ToLowerInvariant()))));

@@ -6,6 +6,10 @@ namespace Spillway.Cli.Status;
 /// <summary>A writer as <c>/health</c> reports it.</summary>
 internal sealed record WriterStatus(int Writer, string State, string? RetryingSince, string? LastError);
 
+/// <summary>A scale-out node's part as <c>/health</c> says it (its <c>jetstream</c> object); counts not read yet are null.</summary>
+internal sealed record JetStreamStatus(
+    string Role, bool Connected, string? Server, string Stream, long? StreamBytes, long? StreamMessages, long? ConsumerPending, long? AckPending);
+
 /// <summary>A listener as <c>/health</c> reports it.</summary>
 internal sealed record ListenerStatusView(string Source, IReadOnlyList<string> Endpoints, string State, int? OpenConnections, string? LastError);
 
@@ -16,7 +20,8 @@ internal sealed record StatusSnapshot(
     string Health,
     IReadOnlyList<string> Problems,
     IReadOnlyList<ListenerStatusView> Listeners,
-    IReadOnlyList<WriterStatus> Writers)
+    IReadOnlyList<WriterStatus> Writers,
+    JetStreamStatus? JetStream = null)
 {
     /// <summary>The <c>source</c> label's values, in the order the view shows them.</summary>
     public static readonly string[] Sources = [.. TransportNames.Listeners.Select(t => t.ToName())];
@@ -46,9 +51,29 @@ internal sealed record StatusSnapshot(
             w.GetProperty("state").GetString() ?? "",
             w.GetProperty("retrying_since").GetString(),
             w.GetProperty("last_error").GetString())).ToList();
+        var jetStream = root.TryGetProperty("jetstream", out var js)
+            ? new JetStreamStatus(js.GetProperty("role").GetString() ?? "", js.GetProperty("connected").GetBoolean(), js.GetProperty("server").GetString(),
+                js.GetProperty("stream").GetString() ?? "", Count(js, "stream_bytes"), Count(js, "stream_messages"), Count(js, "consumer_pending"),
+                Count(js, "ack_pending"))
+            : null;
         return new StatusSnapshot(TimeProvider.System.GetTimestamp(), metrics, root.GetProperty("status").GetString() ?? "", problems, listeners,
-            writers);
+            writers, jetStream);
     }
+
+    public double Published => Metrics.Sum("spillway_jetstream_published_total");
+
+    public double PublishFailures => Metrics.Sum("spillway_jetstream_publish_failures_total");
+
+    public double PublishSeconds => Metrics.Sum("spillway_jetstream_publish_duration_seconds_sum");
+
+    public double PublishCount => Metrics.Sum("spillway_jetstream_publish_duration_seconds_count");
+
+    public double Taken => Metrics.Sum("spillway_jetstream_taken_total");
+
+    public double Redelivered => Metrics.Sum("spillway_jetstream_redelivered_total");
+
+    private static long? Count(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number ? value.GetInt64() : null;
 
     public double Received(string? source = null) => Metrics.Sum("spillway_messages_received_total", l => source is null || l["source"] == source);
 

@@ -60,8 +60,36 @@ internal static class StatusView
         var rows = new List<IRenderable> { title };
         rows.AddRange(now.Problems.Select(p => new Markup($"[red]{Markup.Escape(p)}[/]")));
         rows.AddRange([flow, buffer, writers, listeners]);
+        if (now.JetStream is { } js)
+        {
+            var stream = new Table().Title($"jetstream ({Markup.Escape(js.Role)})").AddColumns("", "per second", "now or total");
+            stream.AddRow("server", "", js.Connected ? Markup.Escape(js.Server ?? "") : "[red]not connected[/]");
+            stream.AddRow($"stream {Markup.Escape(js.Stream)} messages", "", Count(js.StreamMessages));
+            stream.AddRow("stream bytes", "", Count(js.StreamBytes));
+            if (js.Role != "edge")
+            {
+                stream.AddRow("consumer pending", "", Count(js.ConsumerPending));
+                stream.AddRow("ack pending", "", Count(js.AckPending));
+                stream.AddRow("taken", Rate(s => s.Taken), Number(now.Taken));
+                stream.AddRow("[yellow]redelivered[/]", Rate(s => s.Redelivered), Number(now.Redelivered));
+            }
+
+            if (js.Role != "writer")
+            {
+                stream.AddRow("published", Rate(s => s.Published), Number(now.Published));
+                stream.AddRow("[red]publish failures[/]", Rate(s => s.PublishFailures), Number(now.PublishFailures));
+                var published = before is null ? 0 : now.PublishCount - before.PublishCount;
+                stream.AddRow("publish to ack, mean", "",
+                    published > 0 ? ((now.PublishSeconds - before!.PublishSeconds) / published * 1000).ToString("F1", CultureInfo.InvariantCulture) + " ms" : "-");
+            }
+
+            rows.Add(stream);
+        }
+
         return new Rows(rows);
     }
+
+    private static string Count(long? value) => value is { } v ? Number(v) : "-";
 
     private static string Number(double value) => value.ToString("N0", CultureInfo.InvariantCulture);
 
