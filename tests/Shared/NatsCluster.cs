@@ -52,6 +52,40 @@ internal static class NatsCluster
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"{server} did not start");
     }
 
+    /// <summary>A lone nats-server without JetStream on a free loopback port, for the tests of a start that must fail; killed when disposed.</summary>
+    public static async Task<(string Url, Process Server)> StartWithoutJetStreamAsync()
+    {
+        Url(); // skips or fails as the other tests do without the cluster
+        using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        var port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("SPILLWAY_TEST_NATS_SERVER") ?? "nats-server")
+        {
+            UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true,
+        };
+        foreach (var argument in new[] { "-a", "127.0.0.1", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture) })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        var server = Process.Start(start) ?? throw new InvalidOperationException("nats-server did not start");
+        await Eventually.Until(() =>
+        {
+            try
+            {
+                using var client = new System.Net.Sockets.TcpClient();
+                client.Connect(System.Net.IPAddress.Loopback, port);
+                return true;
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                return false;
+            }
+        }, "the lone nats-server to listen");
+        return ($"nats://127.0.0.1:{port}", server);
+    }
+
     private static string PidFile(int node) => Path.Combine(Directory(), $"n{node}.pid");
 
     private static string Directory()

@@ -146,6 +146,39 @@ public sealed class JetStreamRoundTripTests : IAsyncLifetime
         Assert.Contains(url, ex.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Servers_without_jetstream_fail_the_start_saying_so()
+    {
+        var (url, server) = await NatsCluster.StartWithoutJetStreamAsync();
+        try
+        {
+            await using var client = new JetStreamClient(new JetStreamOptions { Servers = [url], Stream = _stream }, NullLoggerFactory.Instance);
+
+            var ex = await Assert.ThrowsAsync<SinkUnavailableException>(() => client.OpenAsync(TestContext.Current.CancellationToken).AsTask());
+
+            Assert.Contains("is JetStream on", ex.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            server.Kill();
+            await server.WaitForExitAsync(TestContext.Current.CancellationToken);
+            server.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task A_stream_larger_than_the_servers_store_fails_the_start_naming_the_setting_to_lower()
+    {
+        await using var client = new JetStreamClient(
+            new JetStreamOptions { Servers = NatsCluster.Url().Split(','), Stream = _stream, Subject = "spillway." + _stream, MaxBytes = 1L << 40 },
+            NullLoggerFactory.Instance);
+
+        var ex = await Assert.ThrowsAsync<SinkUnavailableException>(() => client.OpenAsync(TestContext.Current.CancellationToken).AsTask());
+
+        Assert.Contains("max_file_store", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("--nats-stream-max-bytes", ex.Message, StringComparison.Ordinal);
+    }
+
     public ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
     public async ValueTask DisposeAsync()
