@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
 using NATS.Client.JetStream.Models;
+using Spillway.Checks;
 using Spillway.Sinks;
 
 namespace Spillway.JetStream;
@@ -71,26 +72,7 @@ public sealed class JetStreamClient : IAsyncDisposable
                 return;
             }
 
-            var connection = new NatsConnection(NatsOpts.Default with
-            {
-                Url = _options.Url,
-                Name = "spillway",
-                LoggerFactory = LoggerFactory,
-                AuthOpts = new NatsAuthOpts { Username = _options.User, Password = _options.Password, CredsFile = _options.CredsFile },
-                TlsOpts = _options.CaFile is null ? NatsTlsOpts.Default : new NatsTlsOpts { CaFile = _options.CaFile, Mode = TlsMode.Require },
-                ConnectTimeout = TimeSpan.FromSeconds(5),
-                MaxReconnectRetry = -1,
-            });
-            try
-            {
-                await connection.ConnectAsync().ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is NatsException or IOException or TimeoutException)
-            {
-                await connection.DisposeAsync().ConfigureAwait(false);
-                throw new SinkUnavailableException($"cannot reach the NATS servers at {_options.Url}: {ex.Message}", ex);
-            }
-
+            var connection = await ConnectAsync().ConfigureAwait(false);
             var js = new NatsJSContext(connection);
             try
             {
@@ -125,6 +107,59 @@ public sealed class JetStreamClient : IAsyncDisposable
         {
             _opening.Release();
         }
+    }
+
+    /// <summary>
+    /// What <c>check-config</c> (and serve, before it starts) says of the cluster, found without creating anything: the
+    /// servers are reached, run JetStream for this account, and the stream and the consumer exist (with their differences
+    /// from these settings) or will be created.
+    /// </summary>
+    public async Task<CheckReport> CheckAsync(CancellationToken cancellationToken)
+    {
+        var report = new CheckReport();
+        NatsConnection connection;
+        try
+        {
+            connection = await ConnectAsync().ConfigureAwait(false);
+        }
+        catch (SinkUnavailableException ex)
+        {
+            report.Problem(ex.Message);
+            return report;
+        }
+
+        await using (connection.ConfigureAwait(false))
+        {
+            var js = new NatsJSContext(connection);
+            try
+            {
+                var account = await js.GetAccountInfoAsync(cancellationToken).ConfigureAwait(false);
+                report.Fact($"NATS JetStream at {_options.Url}: reached {connection.ServerInfo?.Name} ({connection.ServerInfo?.Version}), max_payload " +
+                    $"{connection.ServerInfo?.MaxPayload}, this account's streams {account.Streams}");
+                try
+                {
+                    var stream = await js.GetStreamAsync(_options.Stream, cancellationToken: cancellationToken).ConfigureAwait(false);
+                    var differences = StreamDifferences(StreamConfig(), stream.Info.Config).ToList();
+                    report.Fact($"stream {_options.Stream}: {stream.Info.State.Messages} messages, {stream.Info.State.Bytes} bytes");
+                    differences.ForEach(d => report.Warning($"stream {_options.Stream} exists with {d}; it is used as it is"));
+                    if (!stream.Info.Config.Subjects?.Contains(_options.Subject) ?? true)
+                    {
+                        report.Problem($"the stream '{_options.Stream}' exists without the subject '{_options.Subject}': give --nats-subject one of " +
+                            $"{string.Join(", ", stream.Info.Config.Subjects ?? [])}, or another --nats-stream");
+                    }
+                }
+                catch (NatsJSApiException ex) when (ex.Error.ErrCode == StreamNotFound)
+                {
+                    report.Fact($"stream {_options.Stream}: missing; the first node to start creates it ({Describe(StreamConfig())})");
+                }
+            }
+            catch (Exception ex) when (ex is NatsJSApiNoResponseException or NatsNoRespondersException or NatsJSApiException or NatsNoReplyException)
+            {
+                report.Problem(Explain(ex));
+            }
+        }
+
+        return report;
     }
 
     /// <summary>
@@ -189,6 +224,32 @@ public sealed class JetStreamClient : IAsyncDisposable
         }
 
         _opening.Dispose();
+    }
+
+    /// <summary>Connects to the servers, with the credentials and TLS of the settings.</summary>
+    /// <exception cref="SinkUnavailableException">The servers cannot be reached or refuse the credentials; the message says which.</exception>
+    private async Task<NatsConnection> ConnectAsync()
+    {
+        var connection = new NatsConnection(NatsOpts.Default with
+        {
+            Url = _options.Url,
+            Name = "spillway",
+            LoggerFactory = LoggerFactory,
+            AuthOpts = new NatsAuthOpts { Username = _options.User, Password = _options.Password, CredsFile = _options.CredsFile },
+            TlsOpts = _options.CaFile is null ? NatsTlsOpts.Default : new NatsTlsOpts { CaFile = _options.CaFile, Mode = TlsMode.Require },
+            ConnectTimeout = TimeSpan.FromSeconds(5),
+            MaxReconnectRetry = -1,
+        });
+        try
+        {
+            await connection.ConnectAsync().ConfigureAwait(false);
+            return connection;
+        }
+        catch (Exception ex) when (ex is NatsException or IOException or TimeoutException)
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw new SinkUnavailableException($"cannot reach the NATS servers at {_options.Url}: {ex.Message}", ex);
+        }
     }
 
     private async ValueTask<StreamInfo> EnsureStreamAsync(NatsJSContext js, CancellationToken cancellationToken)

@@ -65,6 +65,36 @@ public sealed class CommandLineTests
     }
 
     [Fact]
+    public async Task Check_config_of_a_writer_node_reaches_the_cluster_and_says_the_stream_will_be_made_without_making_it()
+    {
+        using var directory = new TemporaryDirectory();
+        var stream = Spillway.Testing.NatsCluster.StreamName("check");
+        var (code, output, error) = await RunAsync("check-config", "--nats", Spillway.Testing.NatsCluster.Url(), "--role", "writer",
+            "--nats-stream", stream, "--sqlite", Path.Combine(directory.Path, "logs.db"), "--listen-http", "127.0.0.1:0");
+
+        Assert.True(code == 0, error);
+        Assert.Contains($"stream {stream}: missing; the first node to start creates it", output, StringComparison.Ordinal);
+        var (_, again, _) = await RunAsync("check-config", "--nats", Spillway.Testing.NatsCluster.Url(), "--role", "writer",
+            "--nats-stream", stream, "--sqlite", Path.Combine(directory.Path, "logs.db"), "--listen-http", "127.0.0.1:0");
+        Assert.Contains($"stream {stream}: missing", again, StringComparison.Ordinal); // the first check made nothing
+    }
+
+    [Fact]
+    public async Task Check_config_of_an_edge_whose_servers_cannot_be_reached_says_so_and_exits_1()
+    {
+        using var closed = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        closed.Start();
+        var url = $"nats://127.0.0.1:{((System.Net.IPEndPoint)closed.LocalEndpoint).Port}";
+        closed.Stop();
+
+        var (code, _, error) = await RunAsync("check-config", "--nats", url, "--role", "edge", "--listen-tcp", "127.0.0.1:0", "--listen-udp", "none",
+            "--listen-http", "127.0.0.1:0", "--spill-dir", "none");
+
+        Assert.Equal(1, code);
+        Assert.Contains($"spillway check-config: cannot reach the NATS servers at {url}", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Check_config_prints_every_problem_one_a_line_and_exits_1()
     {
         using var directory = new TemporaryDirectory();

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Spillway.Checks;
 using Spillway.Diagnostics;
 using Spillway.JetStream;
 using Spillway.Pipeline;
@@ -26,6 +27,14 @@ internal static class JetStreamHosting
         services.AddSingleton(sp => new JetStreamMetrics(sp.GetRequiredService<IMeterFactory>(), PipelineMetrics.MeterName));
         services.AddHostedService<JetStreamWatch>();
         services.AddHealthChecks().AddCheck<JetStreamHealthCheck>("jetstream");
+    }
+
+    /// <summary>The start-up check of the cluster, on a connection of its own.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static async Task<CheckReport> CheckAsync(JetStreamOptions options, CancellationToken cancellationToken)
+    {
+        await using var client = new JetStreamClient(options, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
+        return await client.CheckAsync(cancellationToken);
     }
 
     /// <summary>Makes the instruments now (observable ones exist once made), not at the first publish.</summary>

@@ -23,7 +23,13 @@ internal static class StartupChecks
         CheckListeners(settings, reader, report);
         CheckTls(settings, reader, report);
         CheckApiKeys(settings, reader, report);
-        if (!reader.Failed(SettingsTable.Sqlite, SettingsTable.Postgres, SettingsTable.PostgresTablePrefix))
+        if (settings.JetStream is { } jetStream && !reader.Failed(SettingsTable.Nats))
+        {
+            report.Add(await JetStreamHosting.CheckAsync(jetStream, cancellationToken));
+        }
+
+        // An edge stores nothing itself: its database settings are not in use.
+        if (settings.Stores && !reader.Failed(SettingsTable.Sqlite, SettingsTable.Postgres, SettingsTable.PostgresTablePrefix))
         {
             if (settings.Postgres is { } postgres)
             {
