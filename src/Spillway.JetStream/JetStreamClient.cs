@@ -248,9 +248,12 @@ public sealed class JetStreamClient : IAsyncDisposable
         catch (Exception ex) when (ex is NatsException or IOException or TimeoutException)
         {
             await connection.DisposeAsync().ConfigureAwait(false);
-            throw new SinkUnavailableException($"cannot reach the NATS servers at {_options.Url}: {ex.Message}", ex);
+            // The client wraps the server's own answer (an authorization violation, say): say that one.
+            throw new SinkUnavailableException($"cannot reach the NATS servers at {_options.Url}: {Innermost(ex).Message}", ex);
         }
     }
+
+    private static Exception Innermost(Exception ex) => ex.InnerException is { } inner ? Innermost(inner) : ex;
 
     private async ValueTask<StreamInfo> EnsureStreamAsync(NatsJSContext js, CancellationToken cancellationToken)
     {

@@ -52,8 +52,11 @@ internal static class NatsCluster
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"{server} did not start");
     }
 
-    /// <summary>A lone nats-server without JetStream on a free loopback port, for the tests of a start that must fail; killed when disposed.</summary>
-    public static async Task<(string Url, Process Server)> StartWithoutJetStreamAsync()
+    /// <summary>
+    /// A lone nats-server without JetStream on a free loopback port, with <paramref name="arguments"/> (its user and password,
+    /// say), for the tests of a start that must fail; the caller kills it.
+    /// </summary>
+    public static async Task<(string Url, Process Server)> StartWithoutJetStreamAsync(params string[] arguments)
     {
         Url(); // skips or fails as the other tests do without the cluster
         using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
@@ -64,7 +67,7 @@ internal static class NatsCluster
         {
             UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true,
         };
-        foreach (var argument in new[] { "-a", "127.0.0.1", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture) })
+        foreach (var argument in new[] { "-a", "127.0.0.1", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture) }.Concat(arguments))
         {
             start.ArgumentList.Add(argument);
         }

@@ -167,6 +167,32 @@ public sealed class JetStreamRoundTripTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_user_and_password_are_presented_and_a_wrong_password_fails_the_start_with_the_servers_answer()
+    {
+        var (url, server) = await NatsCluster.StartWithoutJetStreamAsync("--user", "edge", "--pass", "right horse battery");
+        try
+        {
+            await using var wrong = new JetStreamClient(new JetStreamOptions { Servers = [url], User = "edge", Password = "wrong" }, NullLoggerFactory.Instance);
+            var refused = await Assert.ThrowsAsync<SinkUnavailableException>(() => wrong.OpenAsync(TestContext.Current.CancellationToken).AsTask());
+            Assert.Contains("cannot reach the NATS servers", refused.Message, StringComparison.Ordinal);
+            Assert.Contains("Authorization Violation", refused.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain("wrong", refused.Message.Replace("wrong password", "", StringComparison.OrdinalIgnoreCase), StringComparison.Ordinal);
+
+            // The right one is let in, and the start then fails for the next reason: this server has no JetStream.
+            await using var right = new JetStreamClient(
+                new JetStreamOptions { Servers = [url], User = "edge", Password = "right horse battery" }, NullLoggerFactory.Instance);
+            var next = await Assert.ThrowsAsync<SinkUnavailableException>(() => right.OpenAsync(TestContext.Current.CancellationToken).AsTask());
+            Assert.Contains("is JetStream on", next.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            server.Kill();
+            await server.WaitForExitAsync(TestContext.Current.CancellationToken);
+            server.Dispose();
+        }
+    }
+
+    [Fact]
     public async Task A_stream_larger_than_the_servers_store_fails_the_start_naming_the_setting_to_lower()
     {
         await using var client = new JetStreamClient(
