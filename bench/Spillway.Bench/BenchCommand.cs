@@ -234,24 +234,16 @@ internal static class BenchCommand
             }
         });
 
-    private static async Task<int> RunTopologyAsync(
+    private static Task<int> RunTopologyAsync(
         BenchSettings settings, string postgres, string nats, DirectoryInfo? directory, TextWriter output, TextWriter error,
-        CancellationToken cancellationToken)
-    {
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel);
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel);
-        var ownDirectory = directory is null;
-        var workDirectory = directory?.FullName ?? Path.Combine(Directory.GetCurrentDirectory(), $"spillway-bench-{Guid.NewGuid():N}"[..23]);
-        try
+        CancellationToken cancellationToken) => InWorkDirectoryAsync(directory, error, async (workDirectory, stop) =>
         {
-            Directory.CreateDirectory(workDirectory);
             await using var target = new PostgresBenchTarget(postgres);
             var runner = new TopologyRunner(settings, target, nats, Path.Combine(workDirectory, "spill"), error);
             var runs = new List<List<TopologyHalf>>();
             for (var run = 1; run <= settings.Runs; run++)
             {
-                runs.Add(await runner.RunAsync(run, stop.Token));
+                runs.Add(await runner.RunAsync(run, stop));
             }
 
             await output.WriteAsync(TopologyRunner.Report(settings, runs));
@@ -265,51 +257,16 @@ internal static class BenchCommand
             }
 
             return ExitCodes.Exact;
-        }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
-        {
-            await error.WriteLineAsync("spillway-bench: stopped");
-            return ExitCodes.Failed;
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or TimeoutException or IOException or ArgumentException or Npgsql.NpgsqlException)
-        {
-            await error.WriteLineAsync($"spillway-bench: {ex.Message}");
-            return ExitCodes.Failed;
-        }
-        finally
-        {
-            if (ownDirectory && Directory.Exists(workDirectory))
-            {
-                Directory.Delete(workDirectory, recursive: true);
-            }
-        }
+        }, cancellationToken);
 
-        void Cancel(PosixSignalContext context)
-        {
-            context.Cancel = true;
-            stop.Cancel();
-        }
-    }
-
-    private static async Task<int> RunAsync(
+    private static Task<int> RunAsync(
         BenchSettings settings, BenchSink sink, string? postgres, DirectoryInfo? directory, TextWriter output, TextWriter error,
-        CancellationToken cancellationToken)
-    {
-        // SIGINT or SIGTERM stops the benchmark cleanly: the child serve is killed and the files are deleted.
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel);
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel);
-
-        using var loggers = LoggerFactory.Create(logging => logging
-            .SetMinimumLevel(LogLevel.Warning)
-            .AddSimpleConsole(o => o.SingleLine = true)
-            .Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
-
-        var ownDirectory = directory is null;
-        var workDirectory = directory?.FullName ?? Path.Combine(Directory.GetCurrentDirectory(), $"spillway-bench-{Guid.NewGuid():N}"[..23]);
-        try
+        CancellationToken cancellationToken) => InWorkDirectoryAsync(directory, error, async (workDirectory, stop) =>
         {
-            Directory.CreateDirectory(workDirectory);
+            using var loggers = LoggerFactory.Create(logging => logging
+                .SetMinimumLevel(LogLevel.Warning)
+                .AddSimpleConsole(o => o.SingleLine = true)
+                .Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
             await using BenchTarget target = sink == BenchSink.Postgres
                 ? new PostgresBenchTarget(postgres!)
                 : new SqliteBenchTarget(workDirectory);
@@ -318,10 +275,10 @@ internal static class BenchCommand
             var results = new List<RunResult>();
             for (var run = 1; run <= settings.Runs; run++)
             {
-                results.Add(await runner.RunAsync(run, stop.Token));
+                results.Add(await runner.RunAsync(run, stop));
             }
 
-            var report = BenchReport.Of(target.Name, await target.VersionAsync(stop.Token), settings, results);
+            var report = BenchReport.Of(target.Name, await target.VersionAsync(stop), settings, results);
             await output.WriteAsync(report.ToTable());
             await output.WriteLineAsync(report.ToJson());
             if (report.CpuBusyBefore is { Max: > BenchReport.QuietEnough } busy)
@@ -329,6 +286,7 @@ internal static class BenchCommand
                 await error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                     $"spillway-bench: something else kept the CPUs up to {busy.Max:P0} busy before a run: the figures may be low"));
             }
+
             if (!report.Exact)
             {
                 await error.WriteLineAsync(
@@ -337,6 +295,25 @@ internal static class BenchCommand
             }
 
             return ExitCodes.Exact;
+        }, cancellationToken);
+
+    /// <summary>
+    /// Runs a benchmark in its work directory (<paramref name="directory"/>, or a new one under the current directory, deleted
+    /// after), stopping it cleanly on SIGINT or SIGTERM (the child serves are killed and the files deleted), and turning what
+    /// stops it into a line on stderr and exit code 1.
+    /// </summary>
+    private static async Task<int> InWorkDirectoryAsync(
+        DirectoryInfo? directory, TextWriter error, Func<string, CancellationToken, Task<int>> run, CancellationToken cancellationToken)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel);
+        var ownDirectory = directory is null;
+        var workDirectory = directory?.FullName ?? Path.Combine(Directory.GetCurrentDirectory(), $"spillway-bench-{Guid.NewGuid():N}"[..23]);
+        try
+        {
+            Directory.CreateDirectory(workDirectory);
+            return await run(workDirectory, stop.Token);
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {

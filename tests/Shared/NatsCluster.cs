@@ -54,15 +54,12 @@ internal static class NatsCluster
 
     /// <summary>
     /// A lone nats-server without JetStream on a free loopback port, with <paramref name="arguments"/> (its user and password,
-    /// say), for the tests of a start that must fail; the caller kills it.
+    /// say), for the tests of a start that must fail; killed when disposed.
     /// </summary>
-    public static async Task<(string Url, Process Server)> StartWithoutJetStreamAsync(params string[] arguments)
+    public static async Task<LoneServer> StartWithoutJetStreamAsync(params string[] arguments)
     {
         Url(); // skips or fails as the other tests do without the cluster
-        using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        probe.Start();
-        var port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
+        var port = FreePort();
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("SPILLWAY_TEST_NATS_SERVER") ?? "nats-server")
         {
             UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true,
@@ -72,7 +69,7 @@ internal static class NatsCluster
             start.ArgumentList.Add(argument);
         }
 
-        var server = Process.Start(start) ?? throw new InvalidOperationException("nats-server did not start");
+        var server = new LoneServer($"nats://127.0.0.1:{port}", Process.Start(start) ?? throw new InvalidOperationException("nats-server did not start"));
         await Eventually.Until(() =>
         {
             try
@@ -86,7 +83,30 @@ internal static class NatsCluster
                 return false;
             }
         }, "the lone nats-server to listen");
-        return ($"nats://127.0.0.1:{port}", server);
+        return server;
+    }
+
+    /// <summary>A NATS URL on a loopback port that nothing listens on (it was free a moment ago).</summary>
+    public static string UnreachableUrl() => $"nats://127.0.0.1:{FreePort()}";
+
+    private static int FreePort()
+    {
+        using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        return ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+    }
+
+    /// <summary>A nats-server of a test's own.</summary>
+    internal sealed class LoneServer(string url, Process process) : IAsyncDisposable
+    {
+        public string Url => url;
+
+        public async ValueTask DisposeAsync()
+        {
+            process.Kill();
+            await process.WaitForExitAsync(CancellationToken.None);
+            process.Dispose();
+        }
     }
 
     private static string PidFile(int node) => Path.Combine(Directory(), $"n{node}.pid");

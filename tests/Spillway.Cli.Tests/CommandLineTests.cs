@@ -82,10 +82,7 @@ public sealed class CommandLineTests
     [Fact]
     public async Task Check_config_of_an_edge_whose_servers_cannot_be_reached_says_so_and_exits_1()
     {
-        using var closed = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        closed.Start();
-        var url = $"nats://127.0.0.1:{((System.Net.IPEndPoint)closed.LocalEndpoint).Port}";
-        closed.Stop();
+        var url = Spillway.Testing.NatsCluster.UnreachableUrl();
 
         var (code, _, error) = await RunAsync("check-config", "--nats", url, "--role", "edge", "--listen-tcp", "127.0.0.1:0", "--listen-udp", "none",
             "--listen-http", "127.0.0.1:0", "--spill-dir", "none");
