@@ -1,4 +1,6 @@
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging.Testing;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
 using Spillway.Diagnostics;
@@ -141,6 +143,29 @@ public sealed class JetStreamRoundTripTests : IAsyncLifetime
         var ex = await Assert.ThrowsAsync<SinkUnavailableException>(() => client.OpenAsync(TestContext.Current.CancellationToken).AsTask());
 
         Assert.Contains(url, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_stream_made_with_other_settings_is_used_as_it_is_and_each_difference_logged()
+    {
+        var options = new JetStreamOptions
+        {
+            Servers = NatsCluster.Url().Split(','), Stream = _stream, Subject = "spillway." + _stream, Replicas = 1, MaxBytes = 8L << 20,
+        };
+        await using (var first = new JetStreamClient(options, NullLoggerFactory.Instance))
+        {
+            await first.OpenAsync(TestContext.Current.CancellationToken);
+        }
+
+        using var logs = new FakeLoggerProvider();
+        using var loggers = LoggerFactory.Create(b => b.AddProvider(logs));
+        await using var second = new JetStreamClient(options with { Replicas = 3, MaxBytes = 64L << 20 }, loggers);
+        await second.OpenAsync(TestContext.Current.CancellationToken);
+
+        var differs = Assert.Single(logs.Collector.GetSnapshot(), r => r.Id.Id == Spillway.Diagnostics.EventIds.JetStreamDiffers);
+        Assert.Contains("replicas 1 (not 3)", differs.Message, StringComparison.Ordinal);
+        Assert.Contains($"max_bytes {8L << 20} (not {64L << 20})", differs.Message, StringComparison.Ordinal);
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Warning, differs.Level);
     }
 
     [Fact]
