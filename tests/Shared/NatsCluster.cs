@@ -59,7 +59,7 @@ internal static class NatsCluster
     public static async Task<LoneServer> StartWithoutJetStreamAsync(params string[] arguments)
     {
         Url(); // skips or fails as the other tests do without the cluster
-        var port = FreePort();
+        var port = LoopbackPorts.Free();
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("SPILLWAY_TEST_NATS_SERVER") ?? "nats-server")
         {
             UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true,
@@ -70,31 +70,12 @@ internal static class NatsCluster
         }
 
         var server = new LoneServer($"nats://127.0.0.1:{port}", Process.Start(start) ?? throw new InvalidOperationException("nats-server did not start"));
-        await Eventually.Until(() =>
-        {
-            try
-            {
-                using var client = new System.Net.Sockets.TcpClient();
-                client.Connect(System.Net.IPAddress.Loopback, port);
-                return true;
-            }
-            catch (System.Net.Sockets.SocketException)
-            {
-                return false;
-            }
-        }, "the lone nats-server to listen");
+        await Eventually.Until(() => LoopbackPorts.Accepts(port), "the lone nats-server to listen");
         return server;
     }
 
     /// <summary>A NATS URL on a loopback port that nothing listens on (it was free a moment ago).</summary>
-    public static string UnreachableUrl() => $"nats://127.0.0.1:{FreePort()}";
-
-    private static int FreePort()
-    {
-        using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        probe.Start();
-        return ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
-    }
+    public static string UnreachableUrl() => $"nats://127.0.0.1:{LoopbackPorts.Free()}";
 
     /// <summary>A nats-server of a test's own.</summary>
     internal sealed class LoneServer(string url, Process process) : IAsyncDisposable

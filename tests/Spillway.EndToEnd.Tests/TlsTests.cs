@@ -149,6 +149,9 @@ public sealed class TlsTests
                 }
 
                 var port = int.Parse((await File.ReadAllTextAsync(portFile, Ct)).Trim(), CultureInfo.InvariantCulture);
+
+                // rsyslogd writes the port file as it binds, which can come before it accepts (logger once found the port refused).
+                await Eventually.Until(() => LoopbackPorts.Accepts(port), "rsyslogd to accept on its port");
                 var lines = string.Concat(Enumerable.Range(0, Messages).Select(i => $"{driver} mutual={mutual} seq={i:D4}\n"));
                 var logger = await Tools.RunAsync("logger", ["-n", "127.0.0.1", "-P", $"{port}", "--tcp", "-t", "relayed"], lines);
                 Assert.True(logger.ExitCode == 0, logger.Output);
@@ -320,5 +323,4 @@ internal sealed class OpenSslCa
     {
         var result = await Tools.RunAsync("openssl", args, workingDirectory: _directory);
         Assert.True(result.ExitCode == 0, $"openssl {string.Join(' ', args)}: {result.Output}");
-    }
-}
+    }}
