@@ -30,7 +30,7 @@ public sealed class JetStreamBuffer : IIngestBuffer, IAsyncDisposable
     private readonly IngestStats _stats;
     private readonly TimeProvider _time;
     private readonly ILogger<JetStreamBuffer> _logger;
-    private readonly ConcurrentDictionary<Batch, Held> _held = new(ReferenceEqualityComparer.Instance);
+    private readonly ConcurrentDictionary<Batch, INatsJSMsg<byte[]>> _held = new(ReferenceEqualityComparer.Instance);
     private readonly Channel<INatsJSMsg<byte[]>> _acks = Channel.CreateUnbounded<INatsJSMsg<byte[]>>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _completed = new();
     private readonly CancellationTokenSource _stopping = new();
@@ -169,7 +169,7 @@ public sealed class JetStreamBuffer : IIngestBuffer, IAsyncDisposable
 
         Interlocked.Add(ref _messages, -batch.Count);
         Interlocked.Add(ref _bytes, -batch.Bytes);
-        _acks.Writer.TryWrite(held.Message); // unbounded: never false while open
+        _acks.Writer.TryWrite(held); // unbounded: never false while open
     }
 
     /// <summary>
@@ -192,7 +192,7 @@ public sealed class JetStreamBuffer : IIngestBuffer, IAsyncDisposable
         {
             try
             {
-                await held.Message.NakAsync().ConfigureAwait(false);
+                await held.NakAsync().ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is NatsException or TimeoutException)
             {
@@ -231,7 +231,7 @@ public sealed class JetStreamBuffer : IIngestBuffer, IAsyncDisposable
             Log.Undecodable(_logger, sequence, ex.Message);
         }
 
-        _held[batch] = new Held(message);
+        _held[batch] = message;
         _stats.OnReplayed(batch.Count);
         Interlocked.Add(ref _messages, batch.Count);
         Interlocked.Add(ref _bytes, batch.Bytes);
@@ -265,7 +265,7 @@ public sealed class JetStreamBuffer : IIngestBuffer, IAsyncDisposable
                 {
                     try
                     {
-                        await held.Message.AckProgressAsync(cancellationToken: stopping).ConfigureAwait(false);
+                        await held.AckProgressAsync(cancellationToken: stopping).ConfigureAwait(false);
                     }
                     catch (Exception ex) when (ex is NatsException or TimeoutException)
                     {
@@ -281,6 +281,4 @@ public sealed class JetStreamBuffer : IIngestBuffer, IAsyncDisposable
 
     private static InvalidOperationException NoSources() =>
         new("A writer node takes its batches from the JetStream stream: nothing is written into its buffer.");
-
-    private sealed record Held(INatsJSMsg<byte[]> Message);
 }

@@ -82,7 +82,7 @@ public sealed class BenchTests
         using var workspace = new Workspace();
         await using var bench = SpillwayProcess.StartBench(workspace.Directory,
             ["--topology", "--nats", NatsCluster.Url(), "--sink", "postgres", "--postgres", connectionString, "-n", "3000", "--warmup", "500",
-                "--runs", "2", "--batch-size", "500"]);
+                "--runs", "1", "--batch-size", "500"]);
         var exitCode = await bench.WaitForExitAsync(TimeSpan.FromMinutes(3));
         Assert.True(exitCode == 0, $"bench exited with {exitCode}:\n{bench.Error}");
 
@@ -90,7 +90,7 @@ public sealed class BenchTests
         using var json = JsonDocument.Parse(bench.OutputLines[^1]);
         Assert.Equal("nats-jetstream", json.RootElement.GetProperty("topology").GetString());
         var runs = json.RootElement.GetProperty("runs").EnumerateArray().ToList();
-        Assert.Equal(2, runs.Count);
+        Assert.Single(runs);
         Assert.All(runs, run =>
         {
             Assert.Equal([1, 2], run.EnumerateArray().Select(h => h.GetProperty("writers").GetInt32()));

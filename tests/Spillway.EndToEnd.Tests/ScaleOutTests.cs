@@ -107,9 +107,9 @@ public sealed class ScaleOutTests
     [Fact]
     public async Task A_full_stream_makes_the_edges_spill_then_push_back_and_everything_taken_is_stored_once_when_writers_come()
     {
-        // No writer at first: the stream (1 MiB) fills, the edges' spill logs (8 MiB each) fill behind it, and then HTTP is
+        // No writer at first: the stream (1 MiB) fills, the edges' spill logs (3 MiB each) fill behind it, and then HTTP is
         // answered 503 and TCP pushed back.
-        await using var rig = await ScaleOutRig.StartAsync(edges: 2, writers: 0, "--nats-stream-max-bytes", "1MiB", "--spill-max-bytes", "8MiB");
+        await using var rig = await ScaleOutRig.StartAsync(edges: 2, writers: 0, "--nats-stream-max-bytes", "1MiB", "--spill-max-bytes", "3MiB");
         using var stop = new CancellationTokenSource();
         var loads = rig.Edges.Select((e, i) => new ScaleOutLoad($"e{i}", () => rig.Edges[i].Tcp, () => rig.Edges[i].Http)).ToList();
         var running = Task.WhenAll(loads.Select(l => l.RunAsync(stop.Token)));
