@@ -72,9 +72,6 @@ internal sealed record StatusSnapshot(
 
     public double Redelivered => Metrics.Sum("spillway_jetstream_redelivered_total");
 
-    private static long? Count(JsonElement element, string name) =>
-        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number ? value.GetInt64() : null;
-
     public double Received(string? source = null) => Metrics.Sum("spillway_messages_received_total", l => source is null || l["source"] == source);
 
     public double Dropped(string? source = null) => Metrics.Sum("spillway_messages_dropped_total", l => source is null || l["source"] == source);
@@ -96,4 +93,7 @@ internal sealed record StatusSnapshot(
     public double BufferBytes => Metrics.Sum("spillway_buffer_size_bytes");
 
     public double BufferBytesLimit => Metrics.Sum("spillway_buffer_size_limit_bytes");
+
+    private static long? Count(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number ? value.GetInt64() : null;
 }
