@@ -47,12 +47,12 @@ internal sealed class TopologyRunner(BenchSettings settings, PostgresBenchTarget
         {
             var halves = runs.Select(r => r[i]).ToList();
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"| 1 edge, {WriterNodes[i]} writer(s) | {Spread(halves.Select(rate))} | {BenchRunner.Mib(halves.Max(h => h.EdgePeakBytes))} | " +
+                $"| 1 edge, {WriterNodes[i]} writer(s) | {Format(halves.Select(rate))} | {BenchRunner.Mib(halves.Max(h => h.EdgePeakBytes))} | " +
                 $"{BenchRunner.Mib(halves.Max(h => h.WriterPeakBytes))} |");
         }
 
         var ratios = runs.Select(r => rate(r[1]) / rate(r[0])).ToList();
-        text.AppendLine(CultureInfo.InvariantCulture, $"two writers / one: {Spread(ratios, "F2")}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"two writers / one: {Format(ratios, "F2")}");
 
         using var json = new MemoryStream();
         using (var writer = new Utf8JsonWriter(json))
@@ -89,11 +89,11 @@ internal sealed class TopologyRunner(BenchSettings settings, PostgresBenchTarget
         return text.ToString();
     }
 
-    private static string Spread(IEnumerable<double> values, string format = "N0")
+    private static string Format(IEnumerable<double> values, string format = "N0")
     {
-        var sorted = values.Order().ToList();
+        var spread = Spread.Of(values);
         return string.Create(CultureInfo.InvariantCulture,
-            $"{sorted[sorted.Count / 2].ToString(format, CultureInfo.InvariantCulture)} ({sorted[0].ToString(format, CultureInfo.InvariantCulture)}-{sorted[^1].ToString(format, CultureInfo.InvariantCulture)})");
+            $"{spread.Median.ToString(format, CultureInfo.InvariantCulture)} ({spread.Min.ToString(format, CultureInfo.InvariantCulture)}-{spread.Max.ToString(format, CultureInfo.InvariantCulture)})");
     }
 
     private async Task<TopologyHalf> MeasureAsync(int writerNodes, CancellationToken cancellationToken)
