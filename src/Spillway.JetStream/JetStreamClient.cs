@@ -88,7 +88,7 @@ public sealed class JetStreamClient : IAsyncDisposable
                         "a batch needs: raise the stream's max_msg_size or the server's max_payload");
                 }
             }
-            catch (Exception ex) when (ex is NatsJSApiNoResponseException or NatsNoRespondersException or NatsJSApiException or NatsNoReplyException)
+            catch (Exception ex) when (IsJetStreamRefusal(ex))
             {
                 await connection.DisposeAsync().ConfigureAwait(false);
                 throw new SinkUnavailableException(Explain(ex), ex);
@@ -142,10 +142,9 @@ public sealed class JetStreamClient : IAsyncDisposable
                     var differences = StreamDifferences(StreamConfig(), stream.Info.Config).ToList();
                     report.Fact($"stream {_options.Stream}: {stream.Info.State.Messages} messages, {stream.Info.State.Bytes} bytes");
                     differences.ForEach(d => report.Warning($"stream {_options.Stream} exists with {d}; it is used as it is"));
-                    if (!stream.Info.Config.Subjects?.Contains(_options.Subject) ?? true)
+                    if (MissingSubject(stream.Info.Config) is { } missing)
                     {
-                        report.Problem($"the stream '{_options.Stream}' exists without the subject '{_options.Subject}': give --nats-subject one of " +
-                            $"{string.Join(", ", stream.Info.Config.Subjects ?? [])}, or another --nats-stream");
+                        report.Problem(missing);
                     }
                 }
                 catch (NatsJSApiException ex) when (ex.Error.ErrCode == StreamNotFound)
@@ -153,7 +152,7 @@ public sealed class JetStreamClient : IAsyncDisposable
                     report.Fact($"stream {_options.Stream}: missing; the first node to start creates it ({Describe(StreamConfig())})");
                 }
             }
-            catch (Exception ex) when (ex is NatsJSApiNoResponseException or NatsNoRespondersException or NatsJSApiException or NatsNoReplyException)
+            catch (Exception ex) when (IsJetStreamRefusal(ex))
             {
                 report.Problem(Explain(ex));
             }
@@ -188,7 +187,7 @@ public sealed class JetStreamClient : IAsyncDisposable
                 return created;
             }
         }
-        catch (Exception ex) when (ex is NatsJSApiNoResponseException or NatsNoRespondersException or NatsJSApiException or NatsNoReplyException)
+        catch (Exception ex) when (IsJetStreamRefusal(ex))
         {
             throw new SinkUnavailableException(Explain(ex), ex);
         }
@@ -253,6 +252,16 @@ public sealed class JetStreamClient : IAsyncDisposable
         }
     }
 
+    /// <summary>What the JetStream API answers, or its silence: no JetStream, no responder, a refusal with its code.</summary>
+    private static bool IsJetStreamRefusal(Exception ex) =>
+        ex is NatsJSApiNoResponseException or NatsNoRespondersException or NatsJSApiException or NatsNoReplyException;
+
+    /// <summary>Why an existing stream cannot be published to on the subject of the settings, or null when it can.</summary>
+    private string? MissingSubject(StreamConfig config) => config.Subjects?.Contains(_options.Subject) == true
+        ? null
+        : $"the stream '{_options.Stream}' exists without the subject '{_options.Subject}' (it has " +
+          $"{string.Join(", ", config.Subjects ?? [])}): give --nats-subject one of them, or another --nats-stream";
+
     private static Exception Innermost(Exception ex) => ex.InnerException is { } inner ? Innermost(inner) : ex;
 
     private async ValueTask<StreamInfo> EnsureStreamAsync(NatsJSContext js, CancellationToken cancellationToken)
@@ -264,11 +273,9 @@ public sealed class JetStreamClient : IAsyncDisposable
             {
                 var existing = await js.GetStreamAsync(_options.Stream, cancellationToken: cancellationToken).ConfigureAwait(false);
                 LogDifferences("stream", _options.Stream, StreamDifferences(wanted, existing.Info.Config));
-                if (!existing.Info.Config.Subjects?.Contains(_options.Subject) ?? true)
+                if (MissingSubject(existing.Info.Config) is { } missing)
                 {
-                    throw new SinkUnavailableException(
-                        $"the stream '{_options.Stream}' exists without the subject '{_options.Subject}' (it has " +
-                        $"{string.Join(", ", existing.Info.Config.Subjects ?? [])}): give --nats-subject one of them, or another --nats-stream");
+                    throw new SinkUnavailableException(missing);
                 }
 
                 return existing.Info;
