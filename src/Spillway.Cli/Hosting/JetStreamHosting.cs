@@ -52,23 +52,6 @@ internal static class JetStreamHosting
     public static IIngestBuffer CreateBuffer(IServiceProvider services, ServeSettings settings, IngestStats stats) => new JetStreamBuffer(
         services.GetRequiredService<JetStreamClient>(), services.GetRequiredService<JetStreamMetrics>(), settings.Buffer, settings.MaxMessageBytes,
         stats, services.GetRequiredService<TimeProvider>(), services.GetRequiredService<ILogger<JetStreamBuffer>>());
-
-    /// <summary>The <c>jetstream</c> object of <c>/health</c>, when the node scales out.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    public static JetStreamHealth? Health(IServiceProvider services, ServeSettings settings)
-    {
-        if (settings.JetStream is null)
-        {
-            return null;
-        }
-
-        var client = services.GetRequiredService<JetStreamClient>();
-        var metrics = services.GetRequiredService<JetStreamMetrics>();
-        var state = metrics.State;
-        return new JetStreamHealth(settings.Role.ToString().ToLowerInvariant(), client.Connected, client.ConnectedServer, client.Options.Stream,
-            state.StreamBytes, state.StreamMessages, state.Pending, state.AckPending, metrics.Published, metrics.PublishFailures, metrics.Taken,
-            metrics.Redelivered);
-    }
 }
 
 /// <summary>The node's part in the scale-out as <c>/health</c> shows it.</summary>
@@ -77,13 +60,16 @@ internal sealed record JetStreamHealth(
     long? AckPending, long Published, long PublishFailures, long Taken, long Redelivered);
 
 /// <summary>Degraded while the connection to the NATS cluster is down (edges spill, writers wait; the client reconnects).</summary>
-internal sealed class JetStreamHealthCheck(IServiceProvider services, ServeSettings settings) : IHealthCheck
+internal sealed class JetStreamHealthCheck(JetStreamClient client, JetStreamMetrics metrics, ServeSettings settings) : IHealthCheck
 {
     public const string DataKey = "jetstream";
 
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        var health = JetStreamHosting.Health(services, settings)!;
+        var state = metrics.State;
+        var health = new JetStreamHealth(settings.Role.ToString().ToLowerInvariant(), client.Connected, client.ConnectedServer, client.Options.Stream,
+            state.StreamBytes, state.StreamMessages, state.Pending, state.AckPending, metrics.Published, metrics.PublishFailures, metrics.Taken,
+            metrics.Redelivered);
         var data = new Dictionary<string, object> { [DataKey] = health };
         return Task.FromResult(health.Connected
             ? HealthCheckResult.Healthy($"connected to NATS at {health.Server}", data)
