@@ -71,11 +71,21 @@ internal sealed class ScaleOutRig : IAsyncDisposable
         Edges[index] = await StartEdgeAsync(workspace);
     }
 
-    /// <summary>Waits for every replica of the stream to be current again (a server started again has caught up).</summary>
+    /// <summary>
+    /// Waits for every replica of the stream to be current again (a server started again has caught up). While the server
+    /// rejoins, the cluster may not answer the question at all: that is "not yet" too.
+    /// </summary>
     public Task WaitForReplicasAsync() => Eventually.ValueAsync(async () =>
         {
-            var cluster = (await new NatsJSContext(_nats).GetStreamAsync(_stream, cancellationToken: TestContext.Current.CancellationToken)).Info.Cluster;
-            return cluster?.Replicas?.Count(r => r.Current && !r.Offline) ?? 0;
+            try
+            {
+                var cluster = (await new NatsJSContext(_nats).GetStreamAsync(_stream, cancellationToken: TestContext.Current.CancellationToken)).Info.Cluster;
+                return cluster?.Replicas?.Count(r => r.Current && !r.Offline) ?? 0;
+            }
+            catch (NatsException)
+            {
+                return 0;
+            }
         },
         current => current == 2, "the stream's two other replicas to be current", TimeSpan.FromMinutes(1));
 
@@ -113,8 +123,15 @@ internal sealed class ScaleOutRig : IAsyncDisposable
         // of an R3 work queue after its ack, in a run after a server of the cluster had been killed and started again.)
         await Eventually.ValueAsync(async () =>
             {
-                var consumer = await new NatsJSContext(_nats).GetConsumerAsync(_stream, "spillway-writers", TestContext.Current.CancellationToken);
-                return (Pending: consumer.Info.NumPending, AckPending: consumer.Info.NumAckPending);
+                try
+                {
+                    var consumer = await new NatsJSContext(_nats).GetConsumerAsync(_stream, "spillway-writers", TestContext.Current.CancellationToken);
+                    return (Pending: consumer.Info.NumPending, AckPending: consumer.Info.NumAckPending);
+                }
+                catch (NatsException)
+                {
+                    return (Pending: ulong.MaxValue, AckPending: long.MaxValue); // no answer yet (a leader being elected): not done
+                }
             },
             s => s is { Pending: 0, AckPending: 0 }, "the writers to store and acknowledge every batch in the stream", TimeSpan.FromMinutes(2));
         foreach (var writer in Writers)
